@@ -1,0 +1,93 @@
+"""Run the scenario's pytest + testinfra files against one copy, in one pytest process.
+
+The pytest start-up is paid once per copy, not per check. The process gets the copy's
+containers through `lab.pytest_plugin` and writes one outcome per test, which is read back
+here. Running processes are tracked so that an interrupt can stop them at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from lab.results import CheckResult, Outcome
+from lab.scenario import Scenario
+
+_live: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+
+
+def pytest_command(scenario: Scenario, copy_file: Path, ini_file: Path) -> list[str]:
+    """The pytest command line for one copy: no user ini, no cache, our plugin in,
+    testinfra's own `host` parametrisation out (the copy decides the hosts)."""
+    files = [str(path) for path, _ in scenario.test_files]
+    return [
+        sys.executable, "-m", "pytest", *dict.fromkeys(files),
+        "-c", str(ini_file), "--rootdir", str(scenario.folder),
+        "-p", "lab.pytest_plugin", "-p", "no:pytest11.testinfra", "-p", "no:cacheprovider",
+        "--lab-copy", str(copy_file), "-q", "-rN", "--tb=short", "--color=no",
+    ]
+
+
+def run(scenario: Scenario, variant: str, containers: dict[str, str], work: Path,
+        timeout: float) -> tuple[list[CheckResult], str]:
+    """Run every test file against one copy; returns the results and pytest's output."""
+    work.mkdir(parents=True, exist_ok=True)
+    results_file = work / "outcomes.json"
+    copy_file = work / "copy.json"
+    ini_file = work / "pytest.ini"
+    ini_file.write_text("[pytest]\n", encoding="utf-8")
+    copy_file.write_text(json.dumps({
+        "variant": variant,
+        "services": containers,
+        "default_host": scenario.test_files[0][1][0] if scenario.test_files else "",
+        "files": {str(path.resolve()): list(hosts) for path, hosts in scenario.test_files},
+        "results": str(results_file),
+    }), encoding="utf-8")
+    # The lab package must be importable by the child even when run from a checkout.
+    package_root = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path)
+    proc = subprocess.Popen(pytest_command(scenario, copy_file, ini_file), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=scenario.folder)
+    with _live_lock:
+        _live.add(proc)
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+        timed_out = True
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+    text = output.decode("utf-8", "replace")
+    results = _read(results_file)
+    if timed_out:
+        results.append(CheckResult(id="(checks)", outcome=Outcome.ERROR,
+                                   message=f"checks did not finish within {timeout:g} s (timeouts.checks)"))
+    elif not results and proc.returncode not in (0, 5):
+        lines = text.strip().splitlines()
+        results.append(CheckResult(id="(checks)", outcome=Outcome.ERROR,
+                                   message=lines[-1] if lines else f"pytest exited with {proc.returncode}",
+                                   detail="\n".join(lines[-40:])))
+    return results, text
+
+
+def _read(path: Path) -> list[CheckResult]:
+    if not path.is_file():
+        return []
+    return [CheckResult.model_validate(item) for item in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def stop_all() -> None:
+    """Kill every running check process (on interrupt)."""
+    with _live_lock:
+        procs = list(_live)
+    for proc in procs:
+        proc.kill()

@@ -1,0 +1,324 @@
+"""The one module that talks to Docker: images, networks, volumes, containers, labels, gc.
+
+Everything else in the lab works on the plain dataclasses defined here, so the core can be
+tested against `tests/fake_engine.py` without an engine. Every object the lab creates
+carries the labels in `labels()`; cleanup finds objects by label, never by name pattern.
+Checks reach containers through the Docker API (exec), never through host ports, so a
+remote engine (DOCKER_HOST) works unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from lab.errors import BuildFailed, EngineError, EngineUnavailable
+
+NS = "io.upgrade-pilot-lab"
+RUN = f"{NS}.run"
+SCENARIO = f"{NS}.scenario"
+VARIANT = f"{NS}.variant"
+SERVICE = f"{NS}.service"
+KEEP = f"{NS}.keep"
+INPUTS = f"{NS}.inputs"
+
+CONNECTION_ERRORS = (requests.exceptions.ConnectionError, docker.errors.DockerException)
+
+
+def labels(run_id: str, scenario: str, variant: str = "", service: str = "") -> dict[str, str]:
+    """The labels every object of a run carries.
+
+    >>> labels("r1", "demo", "baseline")[RUN]
+    'r1'
+    """
+    out = {RUN: run_id, SCENARIO: scenario}
+    if variant:
+        out[VARIANT] = variant
+    if service:
+        out[SERVICE] = service
+    return out
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What to run: a service of one copy, on that copy's network."""
+
+    name: str
+    image: str
+    network: str
+    aliases: tuple[str, ...]
+    labels: dict[str, str]
+    environment: dict[str, str] = field(default_factory=dict)
+    command: list[str] | str | None = None
+    entrypoint: list[str] | str | None = None
+    user: str | None = None
+    working_dir: str | None = None
+    volumes: dict[str, str] = field(default_factory=dict)  # volume name -> mount path
+    healthcheck: dict[str, Any] | None = None  # Docker's HealthConfig, durations in ns
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """The part of `docker inspect` that readiness needs."""
+
+    status: str  # created, running, exited, dead, ...
+    exit_code: int
+    health: str | None  # None when the container has no healthcheck
+    health_output: str  # output of the last health probe
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: str
+
+
+@dataclass(frozen=True)
+class RunObjects:
+    """What the engine holds of one run, found by label."""
+
+    run_id: str
+    scenario: str
+    kept: bool
+    containers: tuple[str, ...]
+    networks: tuple[str, ...]
+    volumes: tuple[str, ...]
+
+
+class EngineLike(Protocol):
+    """The adapter's surface; the real Engine and the test fake both provide it."""
+
+    def image_id(self, tag: str) -> str | None: ...
+    def build(self, context: Path, dockerfile: str, args: dict[str, str], tag: str, labels: dict[str, str]) -> str: ...
+    def pull(self, tag: str) -> bool:
+        """Pull from a registry; False when none answers (the air-gapped case)."""
+        try:
+            self.client.images.pull(*tag.split(":", 1))
+            return True
+        except docker.errors.DockerException:
+            return False
+
+    def import_image(self, tar_stream: IO[bytes], tag: str) -> None:
+        """Create an image from a root file system tarball, streamed (like `docker import`)."""
+        repo, _, version = tag.partition(":")
+        self._call(self.client.api.import_image, src=tar_stream, repository=repo, tag=version or "latest")
+
+    def image_summary(self, image: str) -> dict[str, str]: ...
+    def create_network(self, name: str, labels: dict[str, str]) -> None: ...
+    def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
+    def start(self, spec: ContainerSpec) -> None: ...
+    def state(self, container: str) -> ContainerState: ...
+    def exec(self, container: str, argv: list[str]) -> ExecResult: ...
+    def logs(self, container: str, tail: int | None = None) -> str: ...
+    def mark_kept(self, run_id: str) -> None: ...
+    def runs(self) -> list[RunObjects]: ...
+    def remove_run(self, run_id: str) -> RunObjects: ...
+
+
+class Engine:
+    """The Docker engine, reached through the Docker SDK."""
+
+    def __init__(self, client: docker.DockerClient):
+        self.client = client
+
+    @classmethod
+    def connect(cls, base_url: str | None = None) -> Engine:
+        """Connect to DOCKER_HOST (or the local socket) and check that it answers."""
+        try:
+            client = docker.DockerClient(base_url=base_url) if base_url else docker.from_env()
+            client.ping()
+        except CONNECTION_ERRORS as err:
+            where = base_url or "DOCKER_HOST / the local socket"
+            raise EngineUnavailable(
+                f"no Docker engine answers at {where} ({_short(err)}).\n"
+                "Hint: run `invoke engine` to install and start one, or set DOCKER_HOST."
+            ) from err
+        return cls(client)
+
+    # images ---------------------------------------------------------------------------
+    def image_id(self, tag: str) -> str | None:
+        try:
+            return str(self.client.images.get(tag).id)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def build(self, context: Path, dockerfile: str, args: dict[str, str], tag: str, labels: dict[str, str]) -> str:
+        """Build `tag` from `context`; on failure, BuildFailed holds the failing step's output."""
+        log: list[str] = []
+        try:
+            for chunk in self.client.api.build(
+                path=str(context), dockerfile=dockerfile, buildargs=args, tag=tag,
+                labels=labels, rm=True, forcerm=True, decode=True,
+            ):
+                if "stream" in chunk:
+                    log.extend(chunk["stream"].splitlines())
+                if "error" in chunk:
+                    log.append(chunk["error"].strip())
+                    raise BuildFailed(_build_failure(tag, log))
+        except docker.errors.APIError as err:
+            raise BuildFailed(f"building {tag} failed: {_short(err)}") from err
+        image = self.image_id(tag)
+        if image is None:
+            raise BuildFailed(_build_failure(tag, log))
+        return image
+
+    def pull(self, tag: str) -> bool:
+        """Pull from a registry; False when none answers (the air-gapped case)."""
+        try:
+            self.client.images.pull(*tag.split(":", 1))
+            return True
+        except docker.errors.DockerException:
+            return False
+
+    def import_image(self, tar_stream: IO[bytes], tag: str) -> None:
+        """Create an image from a root file system tarball, streamed (like `docker import`)."""
+        repo, _, version = tag.partition(":")
+        self._call(self.client.api.import_image, src=tar_stream, repository=repo, tag=version or "latest")
+
+    def image_summary(self, image: str) -> dict[str, str]:
+        """Id, creation time and the lab's input hash of an image (for the report)."""
+        try:
+            attrs = self.client.images.get(image).attrs
+        except docker.errors.ImageNotFound:
+            return {"id": "", "created": ""}
+        return {"id": attrs["Id"], "created": attrs.get("Created", "")}
+
+    # objects of a run -----------------------------------------------------------------
+    def create_network(self, name: str, labels: dict[str, str]) -> None:
+        # internal: no route out of the lab; copies cannot reach each other either.
+        self._call(self.client.networks.create, name, driver="bridge", internal=True, labels=labels)
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> None:
+        self._call(self.client.volumes.create, name=name, labels=labels)
+
+    def start(self, spec: ContainerSpec) -> None:
+        endpoint = self.client.api.create_endpoint_config(aliases=list(spec.aliases))
+        self._call(
+            self.client.containers.run,
+            spec.image,
+            command=spec.command,
+            entrypoint=spec.entrypoint,
+            name=spec.name,
+            hostname=spec.aliases[0] if spec.aliases else None,
+            environment=spec.environment,
+            user=spec.user,
+            working_dir=spec.working_dir,
+            labels=spec.labels,
+            network=spec.network,
+            networking_config={spec.network: endpoint},
+            volumes={vol: {"bind": path, "mode": "rw"} for vol, path in spec.volumes.items()},
+            healthcheck=spec.healthcheck,
+            detach=True,
+        )
+
+    def state(self, container: str) -> ContainerState:
+        attrs = self._call(self.client.api.inspect_container, container)
+        state = attrs["State"]
+        health = state.get("Health")
+        probes = (health or {}).get("Log") or []
+        return ContainerState(
+            status=state["Status"],
+            exit_code=int(state.get("ExitCode") or 0),
+            health=health["Status"] if health else None,
+            health_output=(probes[-1].get("Output") or "").strip() if probes else "",
+        )
+
+    def exec(self, container: str, argv: list[str]) -> ExecResult:
+        result = self._call(self.client.containers.get(container).exec_run, argv, demux=False)
+        return ExecResult(result.exit_code, (result.output or b"").decode("utf-8", "replace"))
+
+    def logs(self, container: str, tail: int | None = None) -> str:
+        raw = self._call(self.client.api.logs, container, tail=tail if tail is not None else "all")
+        return raw.decode("utf-8", "replace")
+
+    def put_file(self, container: str, path: str, data: bytes) -> None:
+        """Copy bytes into a container through the API (no shared file system needed)."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(Path(path).name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        self._call(self.client.api.put_archive, container, str(Path(path).parent), buf.getvalue())
+
+    # by label -------------------------------------------------------------------------
+    def mark_kept(self, run_id: str) -> None:
+        """Kept runs are spared by `gc` (but not by `down`). Labels are fixed at creation,
+        so the mark is a label on a tiny volume."""
+        self._call(self.client.volumes.create, name=f"lab-{run_id}-kept", labels={RUN: run_id, KEEP: "1"})
+
+    def runs(self) -> list[RunObjects]:
+        """Every run the engine holds objects of, found by the run label."""
+        found: dict[str, dict[str, Any]] = {}
+
+        def entry(lbls: dict[str, str]) -> dict[str, Any]:
+            run = found.setdefault(lbls[RUN], {"scenario": "", "kept": False, "c": [], "n": [], "v": []})
+            run["scenario"] = run["scenario"] or lbls.get(SCENARIO, "")
+            run["kept"] = run["kept"] or lbls.get(KEEP) == "1"
+            return run
+
+        flt = {"label": RUN}
+        for c in self._call(self.client.containers.list, all=True, filters=flt):
+            entry(c.labels)["c"].append(c.name)
+        for n in self._call(self.client.networks.list, filters=flt):
+            entry(n.attrs.get("Labels") or {})["n"].append(n.name)
+        for v in self._call(self.client.volumes.list, filters=flt):
+            entry(v.attrs.get("Labels") or {})["v"].append(v.name)
+        return [
+            RunObjects(run_id, r["scenario"], r["kept"], tuple(r["c"]), tuple(r["n"]), tuple(r["v"]))
+            for run_id, r in sorted(found.items())
+        ]
+
+    def remove_run(self, run_id: str) -> RunObjects:
+        """Remove every container, network and volume labelled with `run_id`."""
+        flt = {"label": f"{RUN}={run_id}"}
+        containers = self._call(self.client.containers.list, all=True, filters=flt)
+        for c in containers:
+            self._ignore_missing(c.remove, force=True, v=True)
+        networks = self._call(self.client.networks.list, filters=flt)
+        for n in networks:
+            self._ignore_missing(n.remove)
+        volumes = self._call(self.client.volumes.list, filters=flt)
+        for v in volumes:
+            self._ignore_missing(v.remove, force=True)
+        return RunObjects(
+            run_id, "", False,
+            tuple(c.name for c in containers), tuple(n.name for n in networks), tuple(v.name for v in volumes),
+        )
+
+    # helpers --------------------------------------------------------------------------
+    @staticmethod
+    def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except requests.exceptions.ConnectionError as err:
+            raise EngineUnavailable(f"the Docker engine stopped answering ({_short(err)})") from err
+        except docker.errors.DockerException as err:
+            raise EngineError(_short(err)) from err
+
+    @classmethod
+    def _ignore_missing(cls, fn: Any, **kwargs: Any) -> None:
+        try:
+            cls._call(fn, **kwargs)
+        except EngineError as err:
+            if "No such" not in str(err) and "not found" not in str(err):
+                raise
+
+
+def _short(err: BaseException) -> str:
+    explanation = getattr(err, "explanation", None)
+    return str(explanation or err).strip().splitlines()[0] if str(explanation or err).strip() else type(err).__name__
+
+
+def _build_failure(tag: str, log: list[str], keep: int = 25) -> str:
+    """The failing step and its last output lines, as a person wants to read them."""
+    steps = [i for i, line in enumerate(log) if line.startswith("Step ")]
+    start = steps[-1] if steps else 0
+    tail = [line for line in log[start:] if line.strip()][-keep:]
+    return f"building image {tag} failed:\n    " + "\n    ".join(tail)

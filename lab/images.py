@@ -1,0 +1,154 @@
+"""Images for a pilot: one per distinct (service, build inputs), built once, reused by hash.
+
+An image's tag is `lab/<scenario>-<service>:<hash>` where the hash covers the build
+context's files, the Dockerfile, the build args and the ids of the images it builds FROM.
+When the tag exists the build is skipped; independent builds run in parallel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from lab.engine import INPUTS, SCENARIO, EngineLike
+from lab.errors import BuildFailed
+from lab.scenario import Scenario, Service
+
+FROM_RE = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", re.IGNORECASE | re.MULTILINE)
+ARG_RE = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?", re.IGNORECASE | re.MULTILINE)
+Clock = Callable[[], float]
+VAR_RE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """One image the pilot needs: either named (`image:`) or built from a folder."""
+
+    ref: str  # the tag containers run
+    context: Path | None = None
+    dockerfile: str = "Dockerfile"
+    args: tuple[tuple[str, str], ...] = ()
+    bases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    ref: str
+    image_id: str
+    built: bool  # False when reused
+    seconds: float
+
+
+def base_images(dockerfile_text: str, args: dict[str, str]) -> list[str]:
+    """The images a Dockerfile builds FROM, with ARG defaults and build args substituted.
+
+    >>> base_images("ARG DEBIAN=bookworm\\nFROM debian:${DEBIAN} AS b\\nFROM b", {"DEBIAN": "trixie"})
+    ['debian:trixie']
+    """
+    values = {name: default or "" for name, default in ARG_RE.findall(dockerfile_text)}
+    values.update(args)
+    stages: set[str] = set()
+    found = []
+    for line in dockerfile_text.splitlines():
+        match = FROM_RE.match(line)
+        if not match:
+            continue
+        ref = VAR_RE.sub(lambda m: values.get(m.group(1), ""), match.group(1))
+        parts = line.split()
+        if len(parts) >= 4 and parts[-2].upper() == "AS":
+            stages.add(parts[-1])
+        if ref not in stages and ref.lower() != "scratch" and ref not in found:
+            found.append(ref)
+    return found
+
+
+def context_digest(context: Path) -> str:
+    """SHA-256 over every file's relative path, mode and content in a build context."""
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(context):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root, name)
+            rel = path.relative_to(context).as_posix()
+            digest.update(f"{rel}\0{path.stat().st_mode & 0o777:o}\0".encode())
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def plan(scenario: Scenario) -> dict[tuple[str, str], ImagePlan]:
+    """The image of every (variant, service); identical builds share one plan."""
+    plans: dict[tuple[str, str], ImagePlan] = {}
+    for variant in scenario.variants:
+        for name, service in variant.services.items():
+            plans[(variant.name, name)] = _plan_one(scenario.name, name, service, scenario.folder)
+    return plans
+
+
+def _plan_one(scenario: str, name: str, service: Service, folder: Path) -> ImagePlan:
+    if service.build is None:
+        assert service.image is not None  # validated at load
+        return ImagePlan(ref=service.image)
+    context = (folder / service.build.context).resolve()
+    args = dict(sorted(service.build.args.items()))
+    text = (context / service.build.dockerfile).read_text(encoding="utf-8")
+    bases = tuple(base_images(text, args))
+    return ImagePlan(
+        ref=f"lab/{scenario}-{name}",  # the hash is appended once base ids are known
+        context=context,
+        dockerfile=service.build.dockerfile,
+        args=tuple(args.items()),
+        bases=bases,
+    )
+
+
+def ensure(engine: EngineLike, scenario: Scenario, plans: dict[tuple[str, str], ImagePlan],
+           clock: Clock) -> tuple[dict[tuple[str, str], str], list[ImageResult]]:
+    """Build or reuse every planned image; returns (variant, service) -> image ref."""
+    refs: dict[tuple[str, str], str] = {}
+    unique: dict[str, ImagePlan] = {}
+    missing: list[str] = []
+    for key, p in plans.items():
+        if p.context is None:
+            if engine.image_id(p.ref) is None:
+                missing.append(f"image '{p.ref}' (service {key[1]}, {key[0]}) is not in the engine")
+            refs[key] = p.ref
+            continue
+        base_ids = []
+        for base in p.bases:
+            base_id = engine.image_id(base)
+            if base_id is None:
+                missing.append(f"base image '{base}' (FROM in {p.context.name}/{p.dockerfile}) is not in the engine")
+            base_ids.append(base_id or "")
+        digest = hashlib.sha256(
+            "\0".join([context_digest(p.context), p.dockerfile, repr(p.args), *base_ids]).encode()
+        ).hexdigest()[:16]
+        tag = f"{p.ref}:{digest}"
+        refs[key] = tag
+        unique.setdefault(tag, p)
+    if missing:
+        raise BuildFailed(
+            "\n".join(missing) + "\nHint: `invoke engine` provides the Debian base images;"
+            " other images must be loaded (`docker load`) or pulled first."
+        )
+
+    def one(tag: str) -> ImageResult:
+        p = unique[tag]
+        start = clock()
+        existing = engine.image_id(tag)
+        if existing:
+            return ImageResult(tag, existing, False, clock() - start)
+        assert p.context is not None
+        image_id = engine.build(p.context, p.dockerfile, dict(p.args), tag,
+                                {SCENARIO: scenario.name, INPUTS: tag.rsplit(":", 1)[1]})
+        return ImageResult(tag, image_id, True, clock() - start)
+
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="build") as pool:
+        results = list(pool.map(one, unique))
+    return refs, results
+

@@ -1,0 +1,217 @@
+"""The pilot pipeline: build → stage ∥ → check ∥ → compare → report → teardown.
+
+Each copy (baseline, candidates) is staged and checked in its own thread, so a copy that
+is ready starts its checks without waiting for the others. Teardown always runs: on
+success, on failure, on errors and on interrupt. Failures of a copy become data in the
+results; only a pilot that cannot run at all (bad input, no engine, a failed build, a
+baseline that does not start) ends with exit code 2.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from lab import checks, compare, images, report
+from lab.engine import EngineLike
+from lab.errors import EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, Interrupted, LabError
+from lab.results import CopyResult, ImageRecord, PilotResult, ServiceInfo, Verdict
+from lab.scenario import Scenario, Variant
+from lab.stage import CopyNames, stage_copy
+
+Say = Callable[[str], None]
+T = TypeVar("T")
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC time plus randomness, e.g. 20261123-141502-3fa2."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+class Pilot:
+    """One run of one scenario. `run()` returns the results; the folder holds the evidence."""
+
+    def __init__(self, engine: EngineLike, scenario: Scenario, out_root: Path, keep: bool = False,
+                 say: Say = print, clock: Callable[[], float] = time.monotonic):
+        self.engine = engine
+        self.scenario = scenario
+        self.keep = keep
+        self.say = say
+        self.clock = clock
+        self.run_id = new_run_id()
+        self.run_dir = out_root / scenario.name / self.run_id
+        self.cancelled = threading.Event()
+        self.lock = threading.Lock()
+        self.t0 = clock()
+        self.result = PilotResult(
+            run_id=self.run_id, scenario=scenario.name, description=scenario.description,
+            client=scenario.client, started_at=_now(), kept=keep,
+        )
+        self.copies = {v.name: CopyResult(variant=v.name, role=v.role, description=v.description)
+                       for v in scenario.variants}
+
+    def run(self) -> PilotResult:
+        """Run the whole pipeline; never leaves copies behind unless `keep`."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log(f"run {self.run_id}: {self.scenario.name} — "
+                 f"{', '.join(v.name for v in self.scenario.variants)} → {self.run_dir}")
+        interrupted: BaseException | None = None
+        try:
+            refs = self.timed("build", self.build)
+            self.stage_and_check(refs)
+            self.judge()
+        except LabError as err:
+            self.fail(err)
+            if isinstance(err, Interrupted):
+                interrupted = err
+        except KeyboardInterrupt as err:
+            self.fail(Interrupted("interrupted (Ctrl-C)"))
+            interrupted = err
+        finally:
+            self.cancelled.set()
+            checks.stop_all()
+            try:
+                self.timed("logs", self.save_logs)
+            finally:
+                if self.keep and not self.result.error:
+                    self.engine.mark_kept(self.run_id)
+                    self.hint_kept()
+                else:
+                    self.timed("teardown", self.teardown)
+            self.result.copies = list(self.copies.values())
+            self.result.finished_at = _now()
+            self.result.stages["total"] = round(self.clock() - self.t0, 3)
+            self.write()
+        if interrupted is not None:
+            raise Interrupted(f"interrupted; run folder: {self.run_dir}") from interrupted
+        return self.result
+
+    # stages ---------------------------------------------------------------------------
+    def build(self) -> dict[tuple[str, str], str]:
+        plans = images.plan(self.scenario)
+        self.log(f"images: {len(set(plans.values()))} to provide")
+        refs, done = images.ensure(self.engine, self.scenario, plans, self.clock)
+        for item in done:
+            self.log(f"image {item.ref}: {'built' if item.built else 'reused'} ({item.seconds:.1f} s)")
+        self.result.images = [ImageRecord(**item.__dict__) for item in done]
+        return refs
+
+    def stage_and_check(self, refs: dict[tuple[str, str], str]) -> None:
+        pool = ThreadPoolExecutor(max_workers=len(self.scenario.variants), thread_name_prefix="copy")
+        try:
+            futures = [pool.submit(self.one_copy, variant, refs) for variant in self.scenario.variants]
+            for future in futures:
+                future.result()
+        except BaseException:
+            # Stop the other copies and wait for their threads, so that none of them
+            # creates anything after the teardown that follows.
+            self.cancelled.set()
+            checks.stop_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
+
+    def one_copy(self, variant: Variant, refs: dict[tuple[str, str], str]) -> None:
+        """Stage one copy, then run the checks against it; failures are recorded, not raised."""
+        copy = self.copies[variant.name]
+        names = CopyNames(self.run_id, variant.name)
+        copy.services = {
+            s: ServiceInfo(container=names.container(s), image=refs[(variant.name, s)])
+            for s in variant.services
+        }
+        start = self.clock()
+        try:
+            stage_copy(self.engine, self.scenario.name, variant, names,
+                       {s: refs[(variant.name, s)] for s in variant.services},
+                       self.scenario.timeouts.ready, self.cancelled, self.clock,
+                       on_ready=lambda s, t: self.log(f"{variant.name}: {s} ready ({t:.1f} s)"))
+        except Interrupted:
+            raise
+        except LabError as err:
+            copy.error = str(err)
+            copy.seconds["start_ready"] = round(self.clock() - start, 3)
+            self.log(f"{variant.name}: did not start — {str(err).splitlines()[0]}")
+            return
+        copy.ready = True
+        copy.seconds["start_ready"] = round(self.clock() - start, 3)
+        self.slowest("start_ready", copy.seconds["start_ready"])
+        for service, info in copy.services.items():
+            info.image_id = self.engine.image_summary(info.image)["id"]
+        t_checks = self.clock()
+        results, output = checks.run(self.scenario, variant.name, {s: i.container for s, i in copy.services.items()},
+                                     self.run_dir / "checks" / variant.name, self.scenario.timeouts.checks)
+        (self.run_dir / "checks" / variant.name / "pytest.log").write_text(output, encoding="utf-8")
+        copy.checks = results
+        copy.seconds["checks"] = round(self.clock() - t_checks, 3)
+        self.slowest("checks", copy.seconds["checks"])
+        passed = sum(1 for r in results if r.outcome.value == "passed")
+        self.log(f"{variant.name}: checks done, {passed}/{len(results)} passed ({copy.seconds['checks']:.1f} s)")
+
+    def judge(self) -> None:
+        baseline = self.copies[self.scenario.baseline.name]
+        if not baseline.ready:
+            raise LabError(f"the baseline did not start, so nothing can be compared:\n{baseline.error}")
+        self.result.candidates = [
+            compare.judge(baseline, self.copies[c.name]) for c in self.scenario.candidates
+        ]
+        self.result.verdict, self.result.exit_code, self.result.reason = compare.overall(self.result.candidates)
+
+    def save_logs(self) -> None:
+        for copy in self.copies.values():
+            folder = self.run_dir / "logs" / copy.variant
+            for service, info in copy.services.items():
+                try:
+                    text = self.engine.logs(info.container)
+                except LabError:
+                    continue  # never created (the copy stopped before this service)
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"{service}.log").write_text(text, encoding="utf-8")
+
+    def teardown(self) -> None:
+        gone = self.engine.remove_run(self.run_id)
+        self.log(f"teardown: removed {len(gone.containers)} containers, {len(gone.networks)} networks,"
+                 f" {len(gone.volumes)} volumes")
+
+    def write(self) -> None:
+        self.result.write(self.run_dir)
+        report.render_all(self.result, self.run_dir)
+
+    # helpers --------------------------------------------------------------------------
+    def fail(self, err: LabError) -> None:
+        self.result.verdict = Verdict.ERROR
+        self.result.exit_code = EXIT_INTERRUPTED if isinstance(err, Interrupted) else err.exit_code or EXIT_COULD_NOT_RUN
+        self.result.error = str(err)
+        self.result.reason = "the pilot could not run: " + str(err).splitlines()[0]
+        self.log(f"error: {err}")
+
+    def timed(self, stage: str, fn: Callable[[], T]) -> T:
+        start = self.clock()
+        try:
+            return fn()
+        finally:
+            self.result.stages[stage] = round(self.clock() - start, 3)
+
+    def slowest(self, stage: str, seconds: float) -> None:
+        """Copies overlap, so a stage takes as long as its slowest copy."""
+        with self.lock:
+            self.result.stages[stage] = max(self.result.stages.get(stage, 0.0), seconds)
+
+    def hint_kept(self) -> None:
+        lines = [f"kept: the copies of run {self.run_id} are still up. To look inside:"]
+        for copy in self.copies.values():
+            for service, info in copy.services.items():
+                lines.append(f"  docker exec -it {info.container} sh     # {copy.variant} / {service}")
+        lines.append(f"remove them with: invoke down {self.run_id}")
+        self.say("\n".join(lines))
+
+    def log(self, message: str) -> None:
+        self.say(f"[{self.clock() - self.t0:6.1f}s] {message}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,125 @@
+"""pytest plugin that points testinfra's `host` fixture at one copy of the stack.
+
+Loaded by the pilot into one pytest process per copy (`-p lab.pytest_plugin`), with a JSON
+file naming the copy's containers. Existing testinfra files run unmodified: `host` is the
+service the scenario names for that file (a test runs once per listed service, with the
+service name as its id), and `lab.host("db")` reaches any service of the same copy by name.
+Each test's outcome is written to the results file that the pilot reads back.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+import testinfra.host
+
+_COPY = pytest.StashKey[dict[str, Any]]()
+DETAIL_LINES = 60
+
+
+class LabCopy:
+    """The copy a test runs against: its variant and its services by name."""
+
+    def __init__(self, config: dict[str, Any]):
+        self.variant: str = config["variant"]
+        self.services: dict[str, str] = config["services"]
+        self._hosts: dict[str, testinfra.host.Host] = {}
+
+    def host(self, service: str) -> testinfra.host.Host:
+        """The testinfra host of `service` in this copy."""
+        if service not in self.services:
+            raise KeyError(f"no service '{service}' in this copy; services: {', '.join(self.services)}")
+        if service not in self._hosts:
+            self._hosts[service] = testinfra.get_host(f"docker://{self.services[service]}")
+        return self._hosts[service]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--lab-copy", help="JSON file describing the copy under test (set by the pilot)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--lab-copy")
+    if path:
+        copy = json.loads(Path(path).read_text(encoding="utf-8"))
+        config.stash[_COPY] = copy
+        config.pluginmanager.register(Recorder(Path(copy["results"])), "lab-recorder")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    copy = metafunc.config.stash.get(_COPY, None)
+    if copy is None or "_lab_service" not in metafunc.fixturenames:
+        return
+    module_file = str(Path(str(metafunc.module.__file__)).resolve())
+    hosts = copy["files"].get(module_file) or [copy["default_host"]]
+    metafunc.parametrize("_lab_service", hosts, ids=hosts, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="session")
+def lab(request: pytest.FixtureRequest) -> LabCopy:
+    """The copy under test: `lab.variant`, `lab.services`, `lab.host(name)`."""
+    return LabCopy(request.config.stash[_COPY])
+
+
+@pytest.fixture(scope="module")
+def _lab_service(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def host(lab: LabCopy, _lab_service: str) -> testinfra.host.Host:
+    """testinfra's `host`, bound to the scenario's service in this copy."""
+    return lab.host(_lab_service)
+
+
+class Recorder:
+    """Collects one outcome per test (setup, call and teardown folded) and writes them."""
+
+    RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.results: dict[str, dict[str, Any]] = {}
+
+    def add(self, nodeid: str, outcome: str, seconds: float, message: str, detail: str) -> None:
+        entry = self.results.setdefault(
+            nodeid, {"id": nodeid, "outcome": "passed", "seconds": 0.0, "message": "", "detail": ""}
+        )
+        entry["seconds"] = round(entry["seconds"] + seconds, 4)
+        if self.RANK[outcome] > self.RANK[entry["outcome"]]:
+            entry.update(outcome=outcome, message=message, detail=detail)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.passed:
+            self.add(report.nodeid, "passed", report.duration, "", "")
+            return
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+            self.add(report.nodeid, "skipped", report.duration, str(reason), "")
+            return
+        outcome = "failed" if report.when == "call" else "error"
+        self.add(report.nodeid, outcome, report.duration, _headline(report), _tail(report.longreprtext))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.add(report.nodeid or "(collection)", "error", 0.0, _headline(report), _tail(report.longreprtext))
+
+    def pytest_sessionfinish(self) -> None:
+        self.path.write_text(json.dumps(list(self.results.values()), indent=1), encoding="utf-8")
+
+
+def _headline(report: pytest.TestReport | pytest.CollectReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        lines = str(crash.message).strip().splitlines()
+        return lines[0] if lines else "failed"
+    lines = report.longreprtext.strip().splitlines()
+    return lines[-1] if lines else "failed"
+
+
+def _tail(text: str) -> str:
+    return "\n".join(text.splitlines()[-DETAIL_LINES:])

@@ -1,0 +1,120 @@
+"""The results of a pilot as plain data, and their JSON form (results.json).
+
+Every stage adds to these models; the report, the summary and the exit code are computed
+from them alone, so `results.json` is enough to re-render a report without Docker.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = 1
+
+
+class Outcome(str, Enum):
+    """How one check ended on one copy."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # the check could not run (fixture, collection, timeout)
+    SKIPPED = "skipped"
+    NOT_RUN = "not-run"  # the copy never got to run it
+
+
+class Status(str, Enum):
+    """How one check compares between the baseline and a candidate."""
+
+    PASSED = "passed"  # passes on both
+    REGRESSION = "regression"  # passes on baseline, fails on candidate
+    FIXED = "fixed"  # fails on baseline, passes on candidate
+    FAILING = "failing"  # fails on both: pre-existing, not caused by the upgrade
+    ERROR = "error"  # could not be compared: a check error, or ran on one side only
+    SKIPPED = "skipped"
+
+
+class Verdict(str, Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"  # the pilot could not run
+
+
+class CheckResult(BaseModel):
+    id: str
+    outcome: Outcome
+    seconds: float = 0.0
+    message: str = ""
+    detail: str = ""
+
+
+class ServiceInfo(BaseModel):
+    container: str
+    image: str
+    image_id: str = ""
+
+
+class CopyResult(BaseModel):
+    """One staged copy: the baseline or a candidate."""
+
+    variant: str
+    role: str
+    description: str = ""
+    ready: bool = False
+    error: str = ""  # why the copy did not start or its checks did not run
+    services: dict[str, ServiceInfo] = {}
+    seconds: dict[str, float] = {}  # start_ready, checks
+    checks: list[CheckResult] = []
+
+
+class Comparison(BaseModel):
+    id: str
+    status: Status
+    baseline: Outcome
+    candidate: Outcome
+    message: str = ""  # the candidate's failure (or the baseline's, when only it fails)
+    detail: str = ""
+
+
+class CandidateVerdict(BaseModel):
+    candidate: str
+    verdict: Verdict
+    reason: str
+    counts: dict[str, int]
+    comparisons: list[Comparison]
+
+
+class ImageRecord(BaseModel):
+    ref: str
+    image_id: str
+    built: bool
+    seconds: float
+
+
+class PilotResult(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    scenario: str
+    description: str = ""
+    client: str = ""
+    started_at: str
+    finished_at: str = ""
+    verdict: Verdict = Verdict.ERROR
+    exit_code: int = 2
+    reason: str = ""
+    error: str = ""  # set when the pilot could not run
+    kept: bool = False
+    stages: dict[str, float] = Field(default_factory=dict)  # seconds per stage, plus total
+    images: list[ImageRecord] = []
+    copies: list[CopyResult] = []
+    candidates: list[CandidateVerdict] = []
+
+    def write(self, run_dir: Path) -> Path:
+        path = run_dir / "results.json"
+        path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        return path
+
+    @classmethod
+    def read(cls, run_dir: Path) -> PilotResult:
+        return cls.model_validate_json((run_dir / "results.json").read_text(encoding="utf-8"))

@@ -1,0 +1,451 @@
+"""The scenario model: load a scenario folder, validate it strictly, resolve its variants.
+
+A scenario folder holds `scenario.yml`, the Dockerfiles it builds and the check files it
+runs. The YAML is parsed once into frozen pydantic models; every problem (unknown key,
+wrong type, missing file, dangling reference) is collected and reported together, each
+with `file:line`, the key path and a fix. Nothing here talks to Docker.
+
+The resolved form is a `Scenario` with one `Variant` per copy to stage: the baseline and
+each candidate, each a full stack obtained by deep-merging the variant's overrides into
+the shared `services`.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from lab import yamlpos
+from lab.errors import ScenarioError
+
+SCENARIO_FILE = "scenario.yml"
+BASELINE = "baseline"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*m(?!s))?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*(?:(\d+)\s*ms)?\s*$")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string such as "500ms", "2s", "1m30s".
+
+    >>> parse_duration("1m30s"), parse_duration("250ms"), parse_duration(3)
+    (90.0, 0.25, 3.0)
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30, '30s', '500ms' or '2m'")
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = DURATION_RE.match(str(value))
+    if not match or not any(match.groups()):
+        raise ValueError(f"{value!r} is not a duration — write e.g. 30, '30s', '500ms' or '2m'")
+    minutes, seconds, millis = match.groups()
+    return float(minutes or 0) * 60 + float(seconds or 0) + float(millis or 0) / 1000
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ValueError(f"expected a plain value (text or number), got {type(value).__name__}")
+
+
+def _text_map(value: Any) -> dict[str, str]:
+    """A mapping of text values; Compose's list form ["KEY=value"] is accepted too."""
+    if isinstance(value, list):
+        pairs = {}
+        for item in value:
+            if not isinstance(item, str) or "=" not in item:
+                raise ValueError(f"list entries must look like KEY=value, got {item!r}")
+            key, _, val = item.partition("=")
+            pairs[key] = val
+        return pairs
+    if isinstance(value, dict):
+        return {str(k): _scalar_text(v) for k, v in value.items()}
+    raise ValueError("expected a mapping of NAME: value")
+
+
+def _argv(value: Any) -> list[str] | str:
+    """A command: a list of arguments, or a string run by /bin/sh -c."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(a, (str, int, float)) for a in value):
+        return [str(a) for a in value]
+    raise ValueError("expected a command: a list of arguments or a shell string")
+
+
+def _str_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(a, (str, int)) for a in value):
+        return [str(a) for a in value]
+    raise ValueError("expected a list of names")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+TextMap = Annotated[dict[str, str], BeforeValidator(_text_map)]
+Argv = Annotated[list[str] | str, BeforeValidator(_argv)]
+StrList = Annotated[list[str], BeforeValidator(_str_list)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Healthcheck(Model):
+    """Compose's healthcheck; run by the engine and polled by the lab until healthy."""
+
+    test: Argv
+    interval: Duration = 0.5
+    timeout: Duration = 5.0
+    retries: int = Field(default=3, ge=1)
+    start_period: Duration = 0.0
+
+
+class Build(Model):
+    """Build an image from a folder of the scenario."""
+
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    args: TextMap = {}
+
+
+def _build(value: Any) -> Any:
+    return {"context": value} if isinstance(value, str) else value
+
+
+class Service(Model):
+    """One service of the client's stack, in Compose's words."""
+
+    image: str | None = None
+    build: Annotated[Build | None, BeforeValidator(_build)] = None
+    environment: TextMap = {}
+    command: Argv | None = None
+    entrypoint: Argv | None = None
+    user: str | None = None
+    working_dir: str | None = None
+    healthcheck: Healthcheck | None = None
+    depends_on: StrList = []
+    volumes: StrList = []
+    expose: StrList = []
+
+    @field_validator("volumes")
+    @classmethod
+    def _named_volumes(cls, volumes: list[str]) -> list[str]:
+        for spec in volumes:
+            name, sep, target = spec.partition(":")
+            if not sep or not NAME_RE.match(name) or not target.startswith("/"):
+                raise ValueError(
+                    f"{spec!r}: write a named volume as NAME:/path (NAME in a-z, 0-9, -);"
+                    " each copy gets its own volume, host folders are not mounted"
+                )
+        return volumes
+
+
+class VariantSpec(Model):
+    """A variant: a description plus overrides merged into the shared services."""
+
+    description: str = ""
+    services: dict[str, dict[str, Any]] = {}
+
+
+class TestFile(Model):
+    """A pytest/testinfra file and the services its `host` fixture runs against."""
+
+    file: str
+    hosts: StrList = []
+
+
+def _test_file(value: Any) -> Any:
+    return {"file": value} if isinstance(value, str) else value
+
+
+class Checks(Model):
+    host: str | None = None
+    testinfra: list[Annotated[TestFile, BeforeValidator(_test_file)]] = []
+
+
+class Timeouts(Model):
+    build: Duration = 1800.0
+    ready: Duration = 120.0
+    checks: Duration = 600.0
+
+
+class ScenarioFile(Model):
+    """The top level of scenario.yml."""
+
+    description: str
+    client: str = ""
+    services: dict[str, Service]
+    baseline: VariantSpec = VariantSpec()
+    candidates: dict[str, VariantSpec]
+    checks: Checks = Checks()
+    timeouts: Timeouts = Timeouts()
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One copy to stage: the baseline or a candidate, as a complete stack."""
+
+    name: str
+    role: str  # "baseline" or "candidate"
+    description: str
+    services: dict[str, Service]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario, ready to stage. Paths are absolute."""
+
+    name: str
+    folder: Path
+    description: str
+    client: str
+    variants: tuple[Variant, ...]
+    test_files: tuple[tuple[Path, tuple[str, ...]], ...]  # (file, services its `host` targets)
+    timeouts: Timeouts
+
+    @property
+    def baseline(self) -> Variant:
+        return self.variants[0]
+
+    @property
+    def candidates(self) -> tuple[Variant, ...]:
+        return self.variants[1:]
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """Overrides win; mappings merge key by key, anything else is replaced.
+
+    >>> deep_merge({"build": {"context": "db", "args": {"A": "1"}}}, {"build": {"args": {"A": "2"}}})
+    {'build': {'context': 'db', 'args': {'A': '2'}}}
+    """
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = copy.deepcopy(base)
+        for key, value in override.items():
+            merged[key] = deep_merge(base[key], value) if key in base else copy.deepcopy(value)
+        return merged
+    return copy.deepcopy(override)
+
+
+def available(scenarios_dir: Path) -> dict[str, Path]:
+    """Scenario names found under `scenarios_dir`, each with its folder."""
+    if not scenarios_dir.is_dir():
+        return {}
+    return {
+        p.parent.name: p.parent for p in sorted(scenarios_dir.glob(f"*/{SCENARIO_FILE}"))
+    }
+
+
+def locate(name_or_path: str, scenarios_dir: Path) -> Path:
+    """The folder of a scenario given by name (under `scenarios_dir`) or by path."""
+    given = Path(name_or_path)
+    if given.name == SCENARIO_FILE and given.is_file():
+        return given.parent
+    if (given / SCENARIO_FILE).is_file():
+        return given
+    known = available(scenarios_dir)
+    if name_or_path in known:
+        return known[name_or_path]
+    hint = _did_you_mean(name_or_path, known)
+    listing = ", ".join(known) or "none"
+    raise ScenarioError(
+        f"no scenario '{name_or_path}' in {scenarios_dir}/{hint}. Available: {listing}"
+        " (`invoke scenarios` lists them with their descriptions)"
+    )
+
+
+def summary(folder: Path) -> str:
+    """The description line of a scenario, without full validation (for listings)."""
+    try:
+        data, _ = yamlpos.load(folder / SCENARIO_FILE, str(folder / SCENARIO_FILE))
+    except ScenarioError:
+        return "(invalid: run `invoke validate` on it)"
+    text = data.get("description", "") if isinstance(data, dict) else ""
+    return str(text).strip().splitlines()[0] if text else ""
+
+
+def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario:
+    """Load, validate and resolve a scenario; raises ScenarioError listing every problem."""
+    folder = locate(name_or_path, scenarios_dir).resolve()
+    path = folder / SCENARIO_FILE
+    shown = _shown(path)
+    data, positions = yamlpos.load(path, shown)
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{shown}:1: the file must be a mapping with description, services, candidates")
+    report = _Problems(shown, positions)
+    try:
+        spec = ScenarioFile.model_validate(data)
+    except ValidationError as err:
+        report.pydantic(err, (), ScenarioFile)
+        raise ScenarioError(report.lines) from None
+    variants = _resolve_variants(spec, data, report)
+    _check_names(spec, report)
+    test_files = _check_files(spec, folder, report)
+    if report.lines:
+        raise ScenarioError(report.lines)
+    return Scenario(
+        name=folder.name,
+        folder=folder,
+        description=spec.description.strip(),
+        client=spec.client,
+        variants=tuple(variants),
+        test_files=tuple(test_files),
+        timeouts=spec.timeouts,
+    )
+
+
+def _resolve_variants(spec: ScenarioFile, data: dict[str, Any], report: _Problems) -> list[Variant]:
+    variants = []
+    named = [(BASELINE, "baseline", (BASELINE,), spec.baseline)] + [
+        (name, "candidate", ("candidates", name), v) for name, v in spec.candidates.items()
+    ]
+    if not spec.candidates:
+        report.add(("candidates",), "no candidate — name at least one proposed upgrade")
+    for name, role, where, variant in named:
+        merged: dict[str, Service] = {}
+        for service, override in variant.services.items():
+            if service not in spec.services:
+                report.add(
+                    where + ("services", service),
+                    f"service '{service}' is not in the stack{_did_you_mean(service, spec.services)}",
+                )
+        for service in spec.services:
+            raw = deep_merge(data["services"][service] or {}, variant.services.get(service) or {})
+            try:
+                merged[service] = Service.model_validate(raw)
+            except ValidationError as err:
+                report.pydantic(err, where + ("services", service), Service)
+        variants.append(Variant(name, role, variant.description.strip(), merged))
+    return variants
+
+
+def _check_names(spec: ScenarioFile, report: _Problems) -> None:
+    for service, svc in spec.services.items():
+        if not NAME_RE.match(service):
+            report.add(("services", service), "service names use a-z, 0-9 and '-' (max 31 characters)")
+        if svc.image is None and svc.build is None:
+            report.add(("services", service), "needs 'image' or 'build' — say what to run")
+        for dep in svc.depends_on:
+            if dep not in spec.services:
+                report.add(
+                    ("services", service, "depends_on"),
+                    f"unknown service '{dep}'{_did_you_mean(dep, spec.services)}",
+                )
+    for name in spec.candidates:
+        if name == BASELINE or not NAME_RE.match(name):
+            report.add(("candidates", name), "candidate names use a-z, 0-9 and '-', and are not 'baseline'")
+    hosts = [spec.checks.host] if spec.checks.host else []
+    for index, test in enumerate(spec.checks.testinfra):
+        hosts += test.hosts
+    for host in hosts:
+        if host not in spec.services:
+            report.add(("checks",), f"unknown service '{host}'{_did_you_mean(host, spec.services)}")
+
+
+def _check_files(spec: ScenarioFile, folder: Path, report: _Problems) -> list[tuple[Path, tuple[str, ...]]]:
+    for service, svc in spec.services.items():
+        if svc.build is None:
+            continue
+        context = folder / svc.build.context
+        if not context.is_dir():
+            report.add(("services", service, "build", "context"), f"folder not found: {_shown(context)}")
+        elif not (context / svc.build.dockerfile).is_file():
+            report.add(
+                ("services", service, "build"),
+                f"Dockerfile not found: {_shown(context / svc.build.dockerfile)}",
+            )
+    default_host = spec.checks.host or next(iter(spec.services), "")
+    files = []
+    for index, test in enumerate(spec.checks.testinfra):
+        path = folder / test.file
+        if not path.is_file():
+            report.add(("checks", "testinfra", index), f"test file not found: {_shown(path)}")
+        files.append((path, tuple(test.hosts or [default_host])))
+    if not files:
+        report.add(("checks",), "no checks — list pytest/testinfra files under checks.testinfra")
+    return files
+
+
+class _Problems:
+    """Collects problems as `file:line: key.path: message` lines."""
+
+    def __init__(self, shown: str, positions: yamlpos.Positions):
+        self.shown = shown
+        self.positions = positions
+        self.lines: list[str] = []
+
+    def add(self, path: yamlpos.KeyPath, message: str) -> None:
+        line = self.positions.line(path)
+        where = f"{self.shown}:{line}" if line else self.shown
+        key = ".".join(str(p) for p in path) or "(top level)"
+        text = f"{where}: {key}: {message}"
+        if text not in self.lines:
+            self.lines.append(text)
+
+    def pydantic(self, err: ValidationError, prefix: yamlpos.KeyPath, model: type[BaseModel]) -> None:
+        for item in err.errors():
+            loc = tuple(item["loc"])
+            if item["type"] == "extra_forbidden":
+                fields = _fields_at(model, loc[:-1])
+                self.add(prefix + loc, f"unknown key{_did_you_mean(str(loc[-1]), fields)}")
+            elif item["type"] == "missing":
+                self.add(prefix + loc, "required key is missing — add it")
+            else:
+                message = str(item["msg"]).removeprefix("Value error, ")
+                self.add(prefix + loc, message)
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model reached by following `loc` from `model`.
+
+    >>> _fields_at(ScenarioFile, ("services", "db", "build"))
+    ['context', 'dockerfile', 'args']
+    """
+    current: Any = model
+    for part in loc:
+        current = _core(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            current = field.annotation if field else None
+        elif get_origin(current) in (dict, list):
+            current = get_args(current)[-1]
+        else:
+            return []
+    current = _core(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _core(tp: Any) -> Any:
+    """Strip Annotated and Optional from a type."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp = get_args(tp)[0]
+        elif get_origin(tp) in (Union, UnionType):
+            members = [a for a in get_args(tp) if a is not type(None)]
+            models = [a for a in members if isinstance(_core(a), type) and issubclass(_core(a), BaseModel)]
+            tp = (models or members)[0]
+        else:
+            return tp
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    """' — did you mean 'x'?' when a close match exists, else ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+def _shown(path: Path) -> str:
+    """A path as a person would type it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,151 @@
+"""Invoke tasks: the consultant's commands. `invoke --list` shows them.
+
+This is the only layer that turns errors into exit codes (see lab/errors.py):
+0 no regression, 1 regressions, 2 could not run, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from invoke import Context, Exit, task
+
+ROOT = Path(__file__).resolve().parent
+SCENARIOS = ROOT / "scenarios"
+PILOTS = ROOT / "pilots"
+BASE_IMAGES = ("debian:bookworm", "debian:trixie")
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def lab_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a LabError into a clear message and its exit code — never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from lab.errors import LabError
+
+        try:
+            return fn(*args, **kwargs)
+        except LabError as err:
+            raise Exit(f"error: {err}", code=err.exit_code) from None
+        except KeyboardInterrupt:
+            raise Exit("interrupted", code=130) from None
+
+    return wrapper
+
+
+@task
+@lab_errors
+def engine(c: Context, base_images: bool = True) -> None:
+    """Make a Docker engine reachable (installing and starting one if needed) and provide the base images."""
+    from lab import provision
+
+    eng = provision.ensure_engine(say)
+    version = eng.client.version()
+    say(f"engine: Docker {version.get('Version')} (API {version.get('ApiVersion')})")
+    if base_images:
+        for tag in BASE_IMAGES:
+            say(f"base image {tag}: {provision.ensure_base_image(eng, tag, say)}")
+
+
+@task
+@lab_errors
+def scenarios(c: Context) -> None:
+    """List the scenarios with their descriptions."""
+    from lab import scenario
+
+    found = scenario.available(SCENARIOS)
+    if not found:
+        say(f"no scenarios in {SCENARIOS}")
+    width = max((len(n) for n in found), default=0)
+    for name, folder in found.items():
+        print(f"{name:<{width}}  {scenario.summary(folder)}")
+
+
+@task
+@lab_errors
+def validate(c: Context, name: str) -> None:
+    """Validate a scenario (by name or path) without Docker."""
+    from lab import scenario
+
+    loaded = scenario.load(name, SCENARIOS)
+    variants = ", ".join(f"{v.name} ({v.role})" for v in loaded.variants)
+    print(f"{loaded.name}: valid — {len(loaded.baseline.services)} services, copies: {variants},"
+          f" {len(loaded.test_files)} test files")
+
+
+@task(help={
+    "name": "scenario name (see `invoke scenarios`) or path to a scenario folder",
+    "keep": "leave the copies running afterwards (remove with `invoke down <run>`)",
+    "out": "folder for run folders (default: pilots/)",
+})
+@lab_errors
+def pilot(c: Context, name: str, keep: bool = False, out: str = "") -> None:
+    """Run a pilot: stage baseline and candidates, run the checks, compare, report."""
+    from lab import report, scenario
+    from lab.engine import Engine
+    from lab.pilot import Pilot
+
+    loaded = scenario.load(name, SCENARIOS)
+    eng = Engine.connect()
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    run = Pilot(eng, loaded, Path(out) if out else PILOTS, keep=keep, say=say)
+    result = run.run()
+    print(report.summary(result, run.run_dir))
+    if result.exit_code:
+        raise Exit(code=result.exit_code)
+
+
+@task(help={"run_id": "the run id (the name of its run folder)"})
+@lab_errors
+def down(c: Context, run_id: str) -> None:
+    """Remove every container, network and volume of a run (e.g. one kept with --keep)."""
+    from lab.engine import Engine
+
+    gone = Engine.connect().remove_run(run_id)
+    if not (gone.containers or gone.networks or gone.volumes):
+        say(f"nothing of run {run_id} is in the engine")
+    else:
+        say(f"removed {len(gone.containers)} containers, {len(gone.networks)} networks, {len(gone.volumes)} volumes of run {run_id}")
+
+
+@task(help={"all_runs": "also remove runs kept with --keep"})
+@lab_errors
+def gc(c: Context, all_runs: bool = False) -> None:
+    """Remove what earlier runs left in the engine (found by label), sparing kept runs."""
+    from lab.engine import Engine
+
+    eng = Engine.connect()
+    runs = [r for r in eng.runs() if all_runs or not r.kept]
+    for r in runs:
+        eng.remove_run(r.run_id)
+        say(f"removed run {r.run_id} ({r.scenario or 'unknown scenario'}): {len(r.containers)} containers,"
+            f" {len(r.networks)} networks, {len(r.volumes)} volumes")
+    if not runs:
+        say("nothing to remove")
+
+
+@task(help={"unit": "only the fast tests that need no Docker engine", "k": "pytest -k expression"})
+def test(c: Context, unit: bool = False, k: str = "") -> None:
+    """Run the test suite (engine tests included unless --unit)."""
+    args = ["-m", "not docker"] if unit else []
+    if k:
+        args += ["-k", k]
+    c.run(" ".join([sys.executable, "-m", "pytest", *map(_quote, args)]), pty=False, echo=True)
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")

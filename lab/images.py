@@ -1,6 +1,6 @@
 """Images for a pilot: one per distinct (service, build inputs), built once, reused by hash.
 
-An image's tag is `lab/<scenario>-<service>:<hash>` where the hash covers the build
+An image's tag is `lab/<scenario>-<context folder>:<hash>` where the hash covers the build
 context's files, the Dockerfile, the build args and the ids of the images it builds FROM.
 When the tag exists the build is skipped; independent builds run in parallel.
 """
@@ -99,7 +99,7 @@ def _plan_one(scenario: str, name: str, service: Service, folder: Path) -> Image
     text = (context / service.build.dockerfile).read_text(encoding="utf-8")
     bases = tuple(base_images(text, args))
     return ImagePlan(
-        ref=f"lab/{scenario}-{name}",  # the hash is appended once base ids are known
+        ref=f"lab/{scenario}-{context.name}",  # the hash is appended once base ids are known
         context=context,
         dockerfile=service.build.dockerfile,
         args=tuple(args.items()),

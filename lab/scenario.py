@@ -280,14 +280,18 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
     if not isinstance(data, dict):
         raise ScenarioError(f"{shown}:1: the file must be a mapping with description, services, candidates")
     report = _Problems(shown, positions)
+    spec: ScenarioFile | None = None
     try:
         spec = ScenarioFile.model_validate(data)
     except ValidationError as err:
         report.pydantic(err, (), ScenarioFile)
-        raise ScenarioError(report.lines) from None
+    # References and files are checked on the raw data, so that they are reported
+    # together with type errors rather than after the user fixes those.
+    _check_references(data, report)
+    test_files = _check_files(data, folder, report)
+    if spec is None or report.lines:
+        raise ScenarioError(report.lines)
     variants = _resolve_variants(spec, data, report)
-    _check_names(spec, report)
-    test_files = _check_files(spec, folder, report)
     if report.lines:
         raise ScenarioError(report.lines)
     return Scenario(
@@ -301,21 +305,24 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
     )
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def _resolve_variants(spec: ScenarioFile, data: dict[str, Any], report: _Problems) -> list[Variant]:
+    """Each variant's full stack: its overrides deep-merged into the shared services."""
     variants = []
     named = [(BASELINE, "baseline", (BASELINE,), spec.baseline)] + [
         (name, "candidate", ("candidates", name), v) for name, v in spec.candidates.items()
     ]
-    if not spec.candidates:
-        report.add(("candidates",), "no candidate — name at least one proposed upgrade")
     for name, role, where, variant in named:
         merged: dict[str, Service] = {}
-        for service, override in variant.services.items():
-            if service not in spec.services:
-                report.add(
-                    where + ("services", service),
-                    f"service '{service}' is not in the stack{_did_you_mean(service, spec.services)}",
-                )
         for service in spec.services:
             raw = deep_merge(data["services"][service] or {}, variant.services.get(service) or {})
             try:
@@ -326,48 +333,64 @@ def _resolve_variants(spec: ScenarioFile, data: dict[str, Any], report: _Problem
     return variants
 
 
-def _check_names(spec: ScenarioFile, report: _Problems) -> None:
-    for service, svc in spec.services.items():
-        if not NAME_RE.match(service):
+def _check_references(data: dict[str, Any], report: _Problems) -> None:
+    services = _mapping(data.get("services"))
+    for service, raw in services.items():
+        svc = _mapping(raw)
+        if not NAME_RE.match(str(service)):
             report.add(("services", service), "service names use a-z, 0-9 and '-' (max 31 characters)")
-        if svc.image is None and svc.build is None:
+        if "image" not in svc and "build" not in svc:
             report.add(("services", service), "needs 'image' or 'build' — say what to run")
-        for dep in svc.depends_on:
-            if dep not in spec.services:
-                report.add(
-                    ("services", service, "depends_on"),
-                    f"unknown service '{dep}'{_did_you_mean(dep, spec.services)}",
-                )
-    for name in spec.candidates:
-        if name == BASELINE or not NAME_RE.match(name):
+        for dep in _names(svc.get("depends_on")):
+            if dep not in services:
+                report.add(("services", service, "depends_on"),
+                           f"unknown service '{dep}'{_did_you_mean(dep, services)}")
+    candidates = _mapping(data.get("candidates"))
+    if not candidates:
+        report.add(("candidates",), "no candidate — name at least one proposed upgrade")
+    for name in candidates:
+        if name == BASELINE or not NAME_RE.match(str(name)):
             report.add(("candidates", name), "candidate names use a-z, 0-9 and '-', and are not 'baseline'")
-    hosts = [spec.checks.host] if spec.checks.host else []
-    for index, test in enumerate(spec.checks.testinfra):
-        hosts += test.hosts
-    for host in hosts:
-        if host not in spec.services:
-            report.add(("checks",), f"unknown service '{host}'{_did_you_mean(host, spec.services)}")
+    overrides = [((BASELINE,), data.get(BASELINE))] + [(("candidates", n), v) for n, v in candidates.items()]
+    for where, variant in overrides:
+        for service in _mapping(_mapping(variant).get("services")):
+            if service not in services:
+                report.add(where + ("services", service),
+                           f"service '{service}' is not in the stack{_did_you_mean(service, services)}")
+    checks = _mapping(data.get("checks"))
+    hosts = [(("checks", "host"), checks["host"])] if isinstance(checks.get("host"), str) else []
+    for index, test in enumerate(checks.get("testinfra") or []):
+        hosts += [(("checks", "testinfra", index, "hosts"), h) for h in _names(_mapping(test).get("hosts"))]
+    for where, host in hosts:
+        if host not in services:
+            report.add(where, f"unknown service '{host}'{_did_you_mean(host, services)}")
 
 
-def _check_files(spec: ScenarioFile, folder: Path, report: _Problems) -> list[tuple[Path, tuple[str, ...]]]:
-    for service, svc in spec.services.items():
-        if svc.build is None:
+def _check_files(data: dict[str, Any], folder: Path, report: _Problems) -> list[tuple[Path, tuple[str, ...]]]:
+    services = _mapping(data.get("services"))
+    for service, raw in services.items():
+        build = _mapping(raw).get("build")
+        if isinstance(build, str):
+            build = {"context": build}
+        if not isinstance(build, dict):
             continue
-        context = folder / svc.build.context
+        context = folder / str(build.get("context", "."))
+        dockerfile = context / str(build.get("dockerfile", "Dockerfile"))
         if not context.is_dir():
             report.add(("services", service, "build", "context"), f"folder not found: {_shown(context)}")
-        elif not (context / svc.build.dockerfile).is_file():
-            report.add(
-                ("services", service, "build"),
-                f"Dockerfile not found: {_shown(context / svc.build.dockerfile)}",
-            )
-    default_host = spec.checks.host or next(iter(spec.services), "")
+        elif not dockerfile.is_file():
+            report.add(("services", service, "build"), f"Dockerfile not found: {_shown(dockerfile)}")
+    checks = _mapping(data.get("checks"))
+    default_host = checks.get("host") if isinstance(checks.get("host"), str) else next(iter(services), "")
     files = []
-    for index, test in enumerate(spec.checks.testinfra):
-        path = folder / test.file
+    for index, test in enumerate(checks.get("testinfra") or []):
+        entry = {"file": test} if isinstance(test, str) else _mapping(test)
+        if not isinstance(entry.get("file"), str):
+            continue  # reported by the type check
+        path = folder / entry["file"]
         if not path.is_file():
             report.add(("checks", "testinfra", index), f"test file not found: {_shown(path)}")
-        files.append((path, tuple(test.hosts or [default_host])))
+        files.append((path, tuple(_names(entry.get("hosts")) or [default_host])))
     if not files:
         report.add(("checks",), "no checks — list pytest/testinfra files under checks.testinfra")
     return files

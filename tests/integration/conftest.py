@@ -1,0 +1,75 @@
+"""Engine tests: real pilots through the real command line, against the real engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import pytest
+
+from lab.engine import RUN
+from tests.conftest import ROOT
+
+
+@dataclass
+class Finished:
+    code: int
+    stdout: str
+    stderr: str
+    run_dir: Path | None
+
+    @property
+    def run_id(self) -> str:
+        assert self.run_dir is not None, self.stderr
+        return self.run_dir.name
+
+
+@pytest.fixture(scope="session")
+def client() -> docker.DockerClient:
+    try:
+        c = docker.from_env()
+        c.ping()
+    except docker.errors.DockerException as err:
+        pytest.fail(f"engine tests need a Docker engine (run `invoke engine`): {err}")
+    return c
+
+
+def invoke(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run `invoke <args>` in the project root, as a user would."""
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, **(env or {})), timeout=timeout)
+
+
+@pytest.fixture
+def pilot(tmp_path: Path, client: docker.DockerClient):
+    """Run `invoke pilot <scenario> --out tmp`; afterwards, nothing of the run may be left."""
+    runs: list[Finished] = []
+
+    def run(scenario: str, *extra: str) -> Finished:
+        out = tmp_path / f"pilots{len(runs)}"
+        proc = invoke("pilot", scenario, "--out", str(out), *extra)
+        folders = sorted(out.glob("*/*")) if out.exists() else []
+        finished = Finished(proc.returncode, proc.stdout, proc.stderr, folders[-1] if folders else None)
+        runs.append(finished)
+        return finished
+
+    yield run
+    for finished in runs:
+        if finished.run_dir is not None and "--keep" not in finished.stderr:
+            assert leftovers(client, finished.run_id) == [], f"run {finished.run_id} left objects behind"
+
+
+def leftovers(client: docker.DockerClient, run_id: str) -> list[str]:
+    """Every container, network and volume that carries the run's label."""
+    flt = {"label": f"{RUN}={run_id}"}
+    return ([f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
+            + [f"network {n.name}" for n in client.networks.list(filters=flt)]
+            + [f"volume {v.name}" for v in client.volumes.list(filters=flt)])
+
+
+def scenario_path(name: str) -> str:
+    return str(ROOT / "tests" / "scenarios" / name)

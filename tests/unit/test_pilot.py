@@ -1,0 +1,134 @@
+"""lab/pilot.py end to end against the in-memory engine: the real pytest subprocess and
+plugin run the checks (which use only the `lab` fixture, so no container is needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lab import scenario
+from lab.errors import Interrupted
+from lab.pilot import Pilot
+from lab.results import PilotResult, Verdict
+from tests.fake_engine import FakeEngine
+from tests.unit.test_stage import EXITED
+
+SCENARIO = """
+description: Two services
+services:
+  db:
+    image: debian:bookworm
+    volumes: ["data:/data"]
+  app:
+    image: debian:bookworm
+    depends_on: [db]
+    environment: {MODE: classic}
+candidates:
+  next:
+    services:
+      app: {image: debian:trixie, environment: {MODE: modern}}
+checks:
+  host: app
+  testinfra: [checks/test_copy.py]
+"""
+CHECKS = {"checks/test_copy.py": """
+    import pytest
+
+    def test_every_copy_has_both_services(lab):
+        assert sorted(lab.services) == ["app", "db"]
+
+    def test_classic_mode(lab):
+        assert lab.variant == "baseline", "the candidate runs another mode"
+
+    def test_broken_everywhere(lab):
+        assert False, "broken before the upgrade"
+
+    @pytest.mark.skip(reason="not today")
+    def test_skipped():
+        pass
+"""}
+
+
+def run(write_scenario, tmp_path, engine: FakeEngine, **kwargs) -> tuple[Pilot, PilotResult]:
+    loaded = scenario.load(str(write_scenario(SCENARIO, CHECKS)))
+    pilot = Pilot(engine, loaded, tmp_path / "pilots", say=lambda m: None, **kwargs)
+    return pilot, pilot.run()
+
+
+def test_regression_is_found_reported_and_everything_removed(write_scenario, tmp_path):
+    engine = FakeEngine()
+    pilot, result = run(write_scenario, tmp_path, engine)
+    assert result.verdict == Verdict.FAIL and result.exit_code == 1
+    (cand,) = result.candidates
+    status = {c.id: c.status.value for c in cand.comparisons}
+    assert status == {
+        "checks/test_copy.py::test_every_copy_has_both_services": "passed",
+        "checks/test_copy.py::test_classic_mode": "regression",
+        "checks/test_copy.py::test_broken_everywhere": "failing",
+        "checks/test_copy.py::test_skipped": "skipped",
+    }
+    regression = next(c for c in cand.comparisons if c.status.value == "regression")
+    assert "the candidate runs another mode" in regression.message
+    assert engine.left() == 0
+    # the run folder holds the evidence, readable without Docker
+    saved = PilotResult.read(pilot.run_dir)
+    assert saved == result
+    report = (pilot.run_dir / "report.md").read_text()
+    assert "## Verdict: FAIL" in report and "test_classic_mode" in report
+    assert report.index("Regressions") < report.index("Failing on both") < report.index("Passed on both")
+    assert set(result.stages) >= {"build", "start_ready", "checks", "logs", "teardown", "total"}
+    assert json.loads((pilot.run_dir / "results.json").read_text())["schema_version"] == 1
+
+
+def test_keep_leaves_the_copies_up_and_marks_them(write_scenario, tmp_path):
+    engine = FakeEngine()
+    pilot, result = run(write_scenario, tmp_path, engine, keep=True)
+    assert result.kept
+    (objects,) = engine.runs()
+    assert objects.kept and len(objects.containers) == 4 and len(objects.networks) == 2
+    engine.remove_run(pilot.run_id)
+    assert engine.left() == 0
+
+
+def test_candidate_that_does_not_start_fails_the_pilot(write_scenario, tmp_path):
+    # only the candidate's app is on trixie; make that image's container exit
+    engine = FakeEngine()
+    original = engine.state
+
+    def state(container: str):
+        return EXITED if container.endswith("-next-app") else original(container)
+
+    engine.state = state  # type: ignore[method-assign]
+    _, result = run(write_scenario, tmp_path, engine)
+    assert result.exit_code == 1
+    assert "did not start: service 'app' (next) exited with code 3" in result.candidates[0].reason
+    assert engine.left() == 0
+
+
+def test_baseline_that_does_not_start_means_could_not_run(write_scenario, tmp_path):
+    engine = FakeEngine(scripts={"db": [EXITED]}, service_logs={"db": "FATAL: data directory has wrong ownership"})
+    pilot, result = run(write_scenario, tmp_path, engine)
+    assert result.exit_code == 2 and result.verdict == Verdict.ERROR
+    assert "the baseline did not start" in result.error and "wrong ownership" in result.error
+    assert engine.left() == 0
+    assert "could not run" in (pilot.run_dir / "report.md").read_text()
+
+
+def test_interrupt_tears_down_and_says_where_it_stopped(write_scenario, tmp_path):
+    engine = FakeEngine()
+    original = engine.start
+
+    def start(spec):
+        original(spec)
+        if spec.name.endswith("-baseline-app"):
+            raise KeyboardInterrupt
+
+    engine.start = start  # type: ignore[method-assign]
+    loaded = scenario.load(str(write_scenario(SCENARIO, CHECKS)))
+    pilot = Pilot(engine, loaded, tmp_path / "pilots", say=lambda m: None)
+    with pytest.raises(Interrupted):
+        pilot.run()
+    assert engine.left() == 0
+    saved = PilotResult.read(pilot.run_dir)
+    assert saved.exit_code == 130 and "interrupted" in saved.error

@@ -1,0 +1,152 @@
+"""lab/scenario.py: loading, strict validation with file:line messages, variant resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab import scenario
+from lab.errors import ScenarioError
+from tests.conftest import ROOT
+
+VALID = """
+description: A shop
+client: Example GmbH
+services:
+  db:
+    build:
+      context: db
+      args:
+        DEBIAN: bookworm
+        PORT: 5432
+    environment: {PGDATA: /data}
+    volumes: ["pgdata:/data"]
+    healthcheck:
+      test: pg_isready
+      interval: 250ms
+  app:
+    image: debian:bookworm
+    command: sleep infinity
+    depends_on: [db]
+candidates:
+  next:
+    description: the upgrade
+    services:
+      db:
+        build:
+          args:
+            DEBIAN: trixie
+checks:
+  host: app
+  testinfra:
+    - checks/test_app.py
+    - file: checks/test_db.py
+      hosts: [db]
+"""
+FILES = {"db/Dockerfile": "FROM debian:bookworm\n", "checks/test_app.py": "", "checks/test_db.py": ""}
+
+
+def problems(write_scenario, text: str, files: dict[str, str] | None = None, name: str = "shop") -> list[str]:
+    folder = write_scenario(text, FILES if files is None else files, name=name)
+    with pytest.raises(ScenarioError) as info:
+        scenario.load(str(folder))
+    return info.value.problems
+
+
+def test_valid_scenario_resolves_baseline_and_candidate(write_scenario):
+    loaded = scenario.load(str(write_scenario(VALID, FILES)))
+    assert [v.name for v in loaded.variants] == ["baseline", "next"]
+    base, cand = loaded.variants
+    assert base.services["db"].build.args == {"DEBIAN": "bookworm", "PORT": "5432"}
+    # the override changes one arg and keeps the rest of the build section
+    assert cand.services["db"].build.args == {"DEBIAN": "trixie", "PORT": "5432"}
+    assert cand.services["db"].build.context == "db"
+    assert cand.services["db"].healthcheck.interval == 0.25
+    assert cand.description == "the upgrade"
+    files = {path.name: hosts for path, hosts in loaded.test_files}
+    assert files == {"test_app.py": ("app",), "test_db.py": ("db",)}
+
+
+def test_demo_scenario_is_valid():
+    loaded = scenario.load("demo", ROOT / "scenarios")
+    assert loaded.baseline.services["db"].build.args["DEBIAN"] == "bookworm"
+    assert loaded.candidates[0].services["db"].build.args["DEBIAN"] == "trixie"
+
+
+def test_misspelled_key_names_file_line_and_fix(write_scenario):
+    text = VALID.replace("    image: debian:bookworm", "    imgae: debian:bookworm")
+    found = problems(write_scenario, text)
+    line = text.lstrip().splitlines().index("    imgae: debian:bookworm") + 1
+    assert any(
+        p.endswith(f"scenario.yml:{line}: services.app.imgae: unknown key — did you mean 'image'?") for p in found
+    ), found
+
+
+def test_all_problems_are_reported_together(write_scenario):
+    text = (VALID.replace("    depends_on: [db]", "    depends_on: [dbb]")
+            .replace("      interval: 250ms", "      interval: soon")
+            .replace("      db:\n        build:", "      dbx:\n        build:"))
+    found = problems(write_scenario, text)
+    joined = "\n".join(found)
+    assert "services.db.healthcheck.interval: 'soon' is not a duration" in joined
+    assert "candidates.next.services.dbx: service 'dbx' is not in the stack — did you mean 'db'?" in joined
+    assert "services.app.depends_on: unknown service 'dbb' — did you mean 'db'?" in joined
+
+
+def test_missing_files_are_named(write_scenario):
+    found = problems(write_scenario, VALID, {"checks/test_app.py": "", "db/README": ""})
+    joined = "\n".join(found)
+    assert "services.db.build: Dockerfile not found: " in joined and "shop/db/Dockerfile" in joined
+    assert "checks.testinfra.1: test file not found: " in joined and "shop/checks/test_db.py" in joined
+    found = problems(write_scenario, VALID, {"checks/test_app.py": "", "checks/test_db.py": ""}, name="other")
+    assert any("services.db.build.context: folder not found: " in p for p in found), found
+
+
+def test_wrong_type_names_the_key(write_scenario):
+    found = problems(write_scenario, VALID.replace("    command: sleep infinity", "    command: {run: x}"))
+    assert any("services.app.command: expected a command" in p for p in found), found
+
+
+def test_yaml_syntax_error_has_line_and_column(write_scenario):
+    found = problems(write_scenario, "description: x\nservices:\n  db: [unclosed\n")
+    assert len(found) == 1 and "scenario.yml:4:1: YAML syntax error: expected ',' or ']'" in found[0], found
+
+
+def test_duplicate_keys_are_errors(write_scenario):
+    found = problems(write_scenario, VALID.replace("client: Example GmbH", "client: A\nclient: B"))
+    assert any("client: duplicate key" in p for p in found), found
+
+
+def test_service_needs_image_or_build(write_scenario):
+    found = problems(write_scenario, VALID.replace("    image: debian:bookworm\n", ""))
+    assert any("services.app: needs 'image' or 'build'" in p for p in found), found
+
+
+def test_bad_volume_says_how_to_write_it(write_scenario):
+    found = problems(write_scenario, VALID.replace('["pgdata:/data"]', '["./data:/data"]'))
+    assert any("write a named volume as NAME:/path" in p for p in found), found
+
+
+def test_missing_scenario_lists_available_ones():
+    with pytest.raises(ScenarioError) as info:
+        scenario.locate("dmeo", ROOT / "scenarios")
+    message = str(info.value)
+    assert "no scenario 'dmeo'" in message and "did you mean 'demo'?" in message and "Available: demo" in message
+
+
+def test_deep_merge_replaces_lists_and_merges_mappings():
+    base = {"environment": {"A": "1", "B": "2"}, "depends_on": ["db"], "command": "x"}
+    merged = scenario.deep_merge(base, {"environment": {"B": "3"}, "depends_on": []})
+    assert merged == {"environment": {"A": "1", "B": "3"}, "depends_on": [], "command": "x"}
+    assert base["environment"]["B"] == "2"  # inputs untouched
+
+
+@pytest.mark.parametrize("text,seconds", [("90s", 90.0), ("1m30s", 90.0), ("250ms", 0.25), (5, 5.0), ("2m", 120.0)])
+def test_durations(text, seconds):
+    assert scenario.parse_duration(text) == seconds
+
+
+def test_summary_reads_the_description_only(tmp_path: Path):
+    (tmp_path / "scenario.yml").write_text("description: First line\n  continues\nservices: {}\n")
+    assert scenario.summary(tmp_path) == "First line continues"

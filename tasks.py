@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from invoke import Context, Exit, task
 
@@ -77,15 +78,19 @@ def validate(c: Context, name: str) -> None:
 
     loaded = scenario.load(name, SCENARIOS)
     variants = ", ".join(f"{v.name} ({v.role})" for v in loaded.variants)
-    print(f"{loaded.name}: valid — {len(loaded.baseline.services)} services, copies: {variants},"
-          f" {len(loaded.test_files)} test files")
+    print(
+        f"{loaded.name}: valid — {len(loaded.baseline.services)} services, copies: {variants},"
+        f" {len(loaded.test_files)} test files"
+    )
 
 
-@task(help={
-    "name": "scenario name (see `invoke scenarios`) or path to a scenario folder",
-    "keep": "leave the copies running afterwards (remove with `invoke down <run>`)",
-    "out": "folder for run folders (default: pilots/)",
-})
+@task(
+    help={
+        "name": "scenario name (see `invoke scenarios`) or path to a scenario folder",
+        "keep": "leave the copies running afterwards (remove with `invoke down <run>`)",
+        "out": "folder for run folders (default: pilots/)",
+    }
+)
 @lab_errors
 def pilot(c: Context, name: str, keep: bool = False, out: str = "") -> None:
     """Run a pilot: stage baseline and candidates, run the checks, compare, report."""
@@ -110,10 +115,7 @@ def down(c: Context, run_id: str) -> None:
     from lab.engine import Engine
 
     gone = Engine.connect().remove_run(run_id)
-    if not (gone.containers or gone.networks or gone.volumes):
-        say(f"nothing of run {run_id} is in the engine")
-    else:
-        say(f"removed {len(gone.containers)} containers, {len(gone.networks)} networks, {len(gone.volumes)} volumes of run {run_id}")
+    say(f"removed {gone} of run {run_id}" if gone else f"nothing of run {run_id} is in the engine")
 
 
 @task(help={"all_runs": "also remove runs kept with --keep"})
@@ -126,8 +128,7 @@ def gc(c: Context, all_runs: bool = False) -> None:
     runs = [r for r in eng.runs() if all_runs or not r.kept]
     for r in runs:
         eng.remove_run(r.run_id)
-        say(f"removed run {r.run_id} ({r.scenario or 'unknown scenario'}): {len(r.containers)} containers,"
-            f" {len(r.networks)} networks, {len(r.volumes)} volumes")
+        say(f"removed run {r.run_id} ({r.scenario or 'unknown scenario'}): {r}")
     if not runs:
         say("nothing to remove")
 

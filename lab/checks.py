@@ -26,34 +26,62 @@ def pytest_command(scenario: Scenario, copy_file: Path, ini_file: Path) -> list[
     testinfra's own `host` parametrisation out (the copy decides the hosts)."""
     files = [str(path) for path, _ in scenario.test_files]
     return [
-        sys.executable, "-m", "pytest", *dict.fromkeys(files),
-        "-c", str(ini_file), "--rootdir", str(scenario.folder),
-        "-p", "lab.pytest_plugin", "-p", "no:pytest11.testinfra", "-p", "no:cacheprovider",
-        "--lab-copy", str(copy_file), "-q", "-rN", "--tb=short", "--color=no",
+        sys.executable,
+        "-m",
+        "pytest",
+        *dict.fromkeys(files),
+        "-c",
+        str(ini_file),
+        "--rootdir",
+        str(scenario.folder),
+        "-p",
+        "lab.pytest_plugin",
+        "-p",
+        "no:pytest11.testinfra",
+        "-p",
+        "no:cacheprovider",
+        "--lab-copy",
+        str(copy_file),
+        "-q",
+        "-rN",
+        "--tb=short",
+        "--color=no",
     ]
 
 
-def run(scenario: Scenario, variant: str, containers: dict[str, str], work: Path,
-        timeout: float) -> tuple[list[CheckResult], str]:
+def run(
+    scenario: Scenario, variant: str, containers: dict[str, str], work: Path, timeout: float
+) -> tuple[list[CheckResult], str]:
     """Run every test file against one copy; returns the results and pytest's output."""
     work.mkdir(parents=True, exist_ok=True)
     results_file = work / "outcomes.json"
     copy_file = work / "copy.json"
     ini_file = work / "pytest.ini"
     ini_file.write_text("[pytest]\n", encoding="utf-8")
-    copy_file.write_text(json.dumps({
-        "variant": variant,
-        "services": containers,
-        "default_host": scenario.test_files[0][1][0] if scenario.test_files else "",
-        "files": {str(path.resolve()): list(hosts) for path, hosts in scenario.test_files},
-        "results": str(results_file),
-    }), encoding="utf-8")
+    copy_file.write_text(
+        json.dumps(
+            {
+                "variant": variant,
+                "services": containers,
+                "default_host": scenario.test_files[0][1][0] if scenario.test_files else "",
+                "files": {str(path.resolve()): list(hosts) for path, hosts in scenario.test_files},
+                "results": str(results_file),
+            }
+        ),
+        encoding="utf-8",
+    )
     # The lab package must be importable by the child even when run from a checkout.
     package_root = str(Path(__file__).resolve().parent.parent)
     path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path)
-    proc = subprocess.Popen(pytest_command(scenario, copy_file, ini_file), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=scenario.folder)
+    proc = subprocess.Popen(
+        pytest_command(scenario, copy_file, ini_file),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=scenario.folder,
+    )
     with _live_lock:
         _live.add(proc)
     try:
@@ -69,13 +97,23 @@ def run(scenario: Scenario, variant: str, containers: dict[str, str], work: Path
     text = output.decode("utf-8", "replace")
     results = _read(results_file)
     if timed_out:
-        results.append(CheckResult(id="(checks)", outcome=Outcome.ERROR,
-                                   message=f"checks did not finish within {timeout:g} s (timeouts.checks)"))
+        results.append(
+            CheckResult(
+                id="(checks)",
+                outcome=Outcome.ERROR,
+                message=f"checks did not finish within {timeout:g} s (timeouts.checks)",
+            )
+        )
     elif not results and proc.returncode not in (0, 5):
         lines = text.strip().splitlines()
-        results.append(CheckResult(id="(checks)", outcome=Outcome.ERROR,
-                                   message=lines[-1] if lines else f"pytest exited with {proc.returncode}",
-                                   detail="\n".join(lines[-40:])))
+        results.append(
+            CheckResult(
+                id="(checks)",
+                outcome=Outcome.ERROR,
+                message=lines[-1] if lines else f"pytest exited with {proc.returncode}",
+                detail="\n".join(lines[-40:]),
+            )
+        )
     return results, text
 
 

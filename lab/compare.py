@@ -49,8 +49,16 @@ def compare(baseline: list[CheckResult], candidate: list[CheckResult]) -> list[C
             message = "not run on the candidate"
         elif b is None:
             message = "not run on the baseline"
-        out.append(Comparison(id=check_id, status=status, baseline=b_out, candidate=c_out,
-                              message=message, detail=shown.detail if shown else ""))
+        out.append(
+            Comparison(
+                id=check_id,
+                status=status,
+                baseline=b_out,
+                candidate=c_out,
+                message=message,
+                detail=shown.detail if shown else "",
+            )
+        )
     return out
 
 
@@ -58,19 +66,29 @@ def judge(baseline: CopyResult, candidate: CopyResult) -> CandidateVerdict:
     """The verdict for one candidate against the baseline."""
     if not candidate.ready:
         return CandidateVerdict(
-            candidate=candidate.variant, verdict=Verdict.FAIL,
-            reason=f"the candidate copy did not start: {candidate.error.splitlines()[0] if candidate.error else 'unknown'}",
-            counts={}, comparisons=[],
+            candidate=candidate.variant,
+            verdict=Verdict.FAIL,
+            reason=f"the candidate copy did not start: {(candidate.error or 'unknown').splitlines()[0]}",
+            counts={},
+            comparisons=[],
         )
     comparisons = compare(baseline.checks, candidate.checks)
     counts = Counter(c.status.value for c in comparisons)
     regressions = counts.get(Status.REGRESSION.value, 0)
     if regressions:
-        verdict, reason = Verdict.FAIL, f"{regressions} regression{'s' if regressions != 1 else ''}: passes on the baseline, fails on the candidate"
+        plural = "s" if regressions != 1 else ""
+        verdict = Verdict.FAIL
+        reason = f"{regressions} regression{plural}: passes on the baseline, fails on the candidate"
     else:
-        verdict, reason = Verdict.PASS, "no regression: every check that passes on the baseline passes on the candidate"
-    return CandidateVerdict(candidate=candidate.variant, verdict=verdict, reason=reason,
-                            counts=dict(sorted(counts.items())), comparisons=comparisons)
+        verdict = Verdict.PASS
+        reason = "no regression: every check that passes on the baseline passes on the candidate"
+    return CandidateVerdict(
+        candidate=candidate.variant,
+        verdict=verdict,
+        reason=reason,
+        counts=dict(sorted(counts.items())),
+        comparisons=comparisons,
+    )
 
 
 def overall(verdicts: list[CandidateVerdict]) -> tuple[Verdict, int, str]:

@@ -9,8 +9,6 @@ remote engine (DOCKER_HOST) works unchanged.
 
 from __future__ import annotations
 
-import io
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -75,12 +73,6 @@ class ContainerState:
 
 
 @dataclass(frozen=True)
-class ExecResult:
-    exit_code: int
-    output: str
-
-
-@dataclass(frozen=True)
 class RunObjects:
     """What the engine holds of one run, found by label."""
 
@@ -91,31 +83,23 @@ class RunObjects:
     networks: tuple[str, ...]
     volumes: tuple[str, ...]
 
+    def __str__(self) -> str:
+        return f"{len(self.containers)} containers, {len(self.networks)} networks, {len(self.volumes)} volumes"
+
+    def __bool__(self) -> bool:
+        return bool(self.containers or self.networks or self.volumes)
+
 
 class EngineLike(Protocol):
     """The adapter's surface; the real Engine and the test fake both provide it."""
 
     def image_id(self, tag: str) -> str | None: ...
     def build(self, context: Path, dockerfile: str, args: dict[str, str], tag: str, labels: dict[str, str]) -> str: ...
-    def pull(self, tag: str) -> bool:
-        """Pull from a registry; False when none answers (the air-gapped case)."""
-        try:
-            self.client.images.pull(*tag.split(":", 1))
-            return True
-        except docker.errors.DockerException:
-            return False
-
-    def import_image(self, tar_stream: IO[bytes], tag: str) -> None:
-        """Create an image from a root file system tarball, streamed (like `docker import`)."""
-        repo, _, version = tag.partition(":")
-        self._call(self.client.api.import_image, src=tar_stream, repository=repo, tag=version or "latest")
-
     def image_summary(self, image: str) -> dict[str, str]: ...
     def create_network(self, name: str, labels: dict[str, str]) -> None: ...
     def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
     def start(self, spec: ContainerSpec) -> None: ...
     def state(self, container: str) -> ContainerState: ...
-    def exec(self, container: str, argv: list[str]) -> ExecResult: ...
     def logs(self, container: str, tail: int | None = None) -> str: ...
     def mark_kept(self, run_id: str) -> None: ...
     def runs(self) -> list[RunObjects]: ...
@@ -154,8 +138,14 @@ class Engine:
         log: list[str] = []
         try:
             for chunk in self.client.api.build(
-                path=str(context), dockerfile=dockerfile, buildargs=args, tag=tag,
-                labels=labels, rm=True, forcerm=True, decode=True,
+                path=str(context),
+                dockerfile=dockerfile,
+                buildargs=args,
+                tag=tag,
+                labels=labels,
+                rm=True,
+                forcerm=True,
+                decode=True,
             ):
                 if "stream" in chunk:
                     log.extend(chunk["stream"].splitlines())
@@ -172,7 +162,8 @@ class Engine:
     def pull(self, tag: str) -> bool:
         """Pull from a registry; False when none answers (the air-gapped case)."""
         try:
-            self.client.images.pull(*tag.split(":", 1))
+            repo, _, version = tag.partition(":")
+            self.client.images.pull(repo, tag=version or "latest")
             return True
         except docker.errors.DockerException:
             return False
@@ -183,7 +174,7 @@ class Engine:
         self._call(self.client.api.import_image, src=tar_stream, repository=repo, tag=version or "latest")
 
     def image_summary(self, image: str) -> dict[str, str]:
-        """Id, creation time and the lab's input hash of an image (for the report)."""
+        """Id and creation time of an image (for the report)."""
         try:
             attrs = self.client.images.get(image).attrs
         except docker.errors.ImageNotFound:
@@ -230,22 +221,9 @@ class Engine:
             health_output=(probes[-1].get("Output") or "").strip() if probes else "",
         )
 
-    def exec(self, container: str, argv: list[str]) -> ExecResult:
-        result = self._call(self.client.containers.get(container).exec_run, argv, demux=False)
-        return ExecResult(result.exit_code, (result.output or b"").decode("utf-8", "replace"))
-
     def logs(self, container: str, tail: int | None = None) -> str:
         raw = self._call(self.client.api.logs, container, tail=tail if tail is not None else "all")
-        return raw.decode("utf-8", "replace")
-
-    def put_file(self, container: str, path: str, data: bytes) -> None:
-        """Copy bytes into a container through the API (no shared file system needed)."""
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            info = tarfile.TarInfo(Path(path).name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        self._call(self.client.api.put_archive, container, str(Path(path).parent), buf.getvalue())
+        return str(raw.decode("utf-8", "replace"))
 
     # by label -------------------------------------------------------------------------
     def mark_kept(self, run_id: str) -> None:
@@ -288,8 +266,12 @@ class Engine:
         for v in volumes:
             self._ignore_missing(v.remove, force=True)
         return RunObjects(
-            run_id, "", False,
-            tuple(c.name for c in containers), tuple(n.name for n in networks), tuple(v.name for v in volumes),
+            run_id,
+            "",
+            False,
+            tuple(c.name for c in containers),
+            tuple(n.name for n in networks),
+            tuple(v.name for v in volumes),
         )
 
     # helpers --------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from lab.engine import INPUTS, SCENARIO, EngineLike
 from lab.errors import BuildFailed
@@ -107,8 +107,9 @@ def _plan_one(scenario: str, name: str, service: Service, folder: Path) -> Image
     )
 
 
-def ensure(engine: EngineLike, scenario: Scenario, plans: dict[tuple[str, str], ImagePlan],
-           clock: Clock) -> tuple[dict[tuple[str, str], str], list[ImageResult]]:
+def ensure(
+    engine: EngineLike, scenario: Scenario, plans: dict[tuple[str, str], ImagePlan], clock: Clock
+) -> tuple[dict[tuple[str, str], str], list[ImageResult]]:
     """Build or reuse every planned image; returns (variant, service) -> image ref."""
     refs: dict[tuple[str, str], str] = {}
     unique: dict[str, ImagePlan] = {}
@@ -144,11 +145,11 @@ def ensure(engine: EngineLike, scenario: Scenario, plans: dict[tuple[str, str], 
         if existing:
             return ImageResult(tag, existing, False, clock() - start)
         assert p.context is not None
-        image_id = engine.build(p.context, p.dockerfile, dict(p.args), tag,
-                                {SCENARIO: scenario.name, INPUTS: tag.rsplit(":", 1)[1]})
+        image_id = engine.build(
+            p.context, p.dockerfile, dict(p.args), tag, {SCENARIO: scenario.name, INPUTS: tag.rsplit(":", 1)[1]}
+        )
         return ImageResult(tag, image_id, True, clock() - start)
 
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="build") as pool:
         results = list(pool.map(one, unique))
     return refs, results
-

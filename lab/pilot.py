@@ -12,10 +12,11 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from lab import checks, compare, images, report
 from lab.engine import EngineLike
@@ -36,8 +37,15 @@ def new_run_id() -> str:
 class Pilot:
     """One run of one scenario. `run()` returns the results; the folder holds the evidence."""
 
-    def __init__(self, engine: EngineLike, scenario: Scenario, out_root: Path, keep: bool = False,
-                 say: Say = print, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        engine: EngineLike,
+        scenario: Scenario,
+        out_root: Path,
+        keep: bool = False,
+        say: Say = print,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.engine = engine
         self.scenario = scenario
         self.keep = keep
@@ -49,17 +57,24 @@ class Pilot:
         self.lock = threading.Lock()
         self.t0 = clock()
         self.result = PilotResult(
-            run_id=self.run_id, scenario=scenario.name, description=scenario.description,
-            client=scenario.client, started_at=_now(), kept=keep,
+            run_id=self.run_id,
+            scenario=scenario.name,
+            description=scenario.description,
+            client=scenario.client,
+            started_at=_now(),
+            kept=keep,
         )
-        self.copies = {v.name: CopyResult(variant=v.name, role=v.role, description=v.description)
-                       for v in scenario.variants}
+        self.copies = {
+            v.name: CopyResult(variant=v.name, role=v.role, description=v.description) for v in scenario.variants
+        }
 
     def run(self) -> PilotResult:
         """Run the whole pipeline; never leaves copies behind unless `keep`."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.log(f"run {self.run_id}: {self.scenario.name} — "
-                 f"{', '.join(v.name for v in self.scenario.variants)} → {self.run_dir}")
+        self.log(
+            f"run {self.run_id}: {self.scenario.name} — "
+            f"{', '.join(v.name for v in self.scenario.variants)} → {self.run_dir}"
+        )
         interrupted: BaseException | None = None
         try:
             refs = self.timed("build", self.build)
@@ -121,15 +136,21 @@ class Pilot:
         copy = self.copies[variant.name]
         names = CopyNames(self.run_id, variant.name)
         copy.services = {
-            s: ServiceInfo(container=names.container(s), image=refs[(variant.name, s)])
-            for s in variant.services
+            s: ServiceInfo(container=names.container(s), image=refs[(variant.name, s)]) for s in variant.services
         }
         start = self.clock()
         try:
-            stage_copy(self.engine, self.scenario.name, variant, names,
-                       {s: refs[(variant.name, s)] for s in variant.services},
-                       self.scenario.timeouts.ready, self.cancelled, self.clock,
-                       on_ready=lambda s, t: self.log(f"{variant.name}: {s} ready ({t:.1f} s)"))
+            stage_copy(
+                self.engine,
+                self.scenario.name,
+                variant,
+                names,
+                {s: refs[(variant.name, s)] for s in variant.services},
+                self.scenario.timeouts.ready,
+                self.cancelled,
+                self.clock,
+                on_ready=lambda s, t: self.log(f"{variant.name}: {s} ready ({t:.1f} s)"),
+            )
         except Interrupted:
             raise
         except LabError as err:
@@ -140,11 +161,16 @@ class Pilot:
         copy.ready = True
         copy.seconds["start_ready"] = round(self.clock() - start, 3)
         self.slowest("start_ready", copy.seconds["start_ready"])
-        for service, info in copy.services.items():
+        for info in copy.services.values():
             info.image_id = self.engine.image_summary(info.image)["id"]
         t_checks = self.clock()
-        results, output = checks.run(self.scenario, variant.name, {s: i.container for s, i in copy.services.items()},
-                                     self.run_dir / "checks" / variant.name, self.scenario.timeouts.checks)
+        results, output = checks.run(
+            self.scenario,
+            variant.name,
+            {s: i.container for s, i in copy.services.items()},
+            self.run_dir / "checks" / variant.name,
+            self.scenario.timeouts.checks,
+        )
         (self.run_dir / "checks" / variant.name / "pytest.log").write_text(output, encoding="utf-8")
         copy.checks = results
         copy.seconds["checks"] = round(self.clock() - t_checks, 3)
@@ -156,9 +182,7 @@ class Pilot:
         baseline = self.copies[self.scenario.baseline.name]
         if not baseline.ready:
             raise LabError(f"the baseline did not start, so nothing can be compared:\n{baseline.error}")
-        self.result.candidates = [
-            compare.judge(baseline, self.copies[c.name]) for c in self.scenario.candidates
-        ]
+        self.result.candidates = [compare.judge(baseline, self.copies[c.name]) for c in self.scenario.candidates]
         self.result.verdict, self.result.exit_code, self.result.reason = compare.overall(self.result.candidates)
 
     def save_logs(self) -> None:
@@ -174,8 +198,7 @@ class Pilot:
 
     def teardown(self) -> None:
         gone = self.engine.remove_run(self.run_id)
-        self.log(f"teardown: removed {len(gone.containers)} containers, {len(gone.networks)} networks,"
-                 f" {len(gone.volumes)} volumes")
+        self.log(f"teardown: removed {gone}")
 
     def write(self) -> None:
         self.result.write(self.run_dir)
@@ -184,7 +207,9 @@ class Pilot:
     # helpers --------------------------------------------------------------------------
     def fail(self, err: LabError) -> None:
         self.result.verdict = Verdict.ERROR
-        self.result.exit_code = EXIT_INTERRUPTED if isinstance(err, Interrupted) else err.exit_code or EXIT_COULD_NOT_RUN
+        self.result.exit_code = (
+            EXIT_INTERRUPTED if isinstance(err, Interrupted) else err.exit_code or EXIT_COULD_NOT_RUN
+        )
         self.result.error = str(err)
         self.result.reason = "the pilot could not run: " + str(err).splitlines()[0]
         self.log(f"error: {err}")

@@ -13,8 +13,8 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from lab.engine import Engine
 from lab.errors import EngineUnavailable, LabError
@@ -30,7 +30,9 @@ def ensure_engine(say: Say, timeout: float = 60.0) -> Engine:
         return Engine.connect()
     except EngineUnavailable as err:
         if os.environ.get("DOCKER_HOST"):
-            raise EngineUnavailable(f"{err}\nDOCKER_HOST is set, so no local engine is started: start that engine, or unset DOCKER_HOST.") from None
+            raise EngineUnavailable(
+                f"{err}\nDOCKER_HOST is set, so no local engine is started: start that engine, or unset DOCKER_HOST."
+            ) from None
     if os.geteuid() != 0 or not Path("/etc/debian_version").exists():
         raise EngineUnavailable(
             "no Docker engine answers, and one can be installed here only on Debian/Ubuntu as root.\n"
@@ -39,13 +41,16 @@ def ensure_engine(say: Say, timeout: float = 60.0) -> Engine:
     if not shutil.which("dockerd"):
         say("installing the Docker engine from the OS packages (docker.io)...")
         _run(["apt-get", "update", "-q"])
-        _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "docker.io"],
-             env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        _run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "docker.io"],
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        )
     DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
     say(f"starting dockerd in the background (log: {DOCKERD_LOG})...")
     with DOCKERD_LOG.open("ab") as log:
-        subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                         start_new_session=True)
+        subprocess.Popen(
+            ["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     deadline = time.monotonic() + timeout
     delay = 0.05
     while True:
@@ -75,11 +80,14 @@ def ensure_base_image(engine: Engine, tag: str, say: Say) -> str:
         if os.geteuid() != 0:
             raise LabError("mmdebstrap is needed to build Debian base images: apt-get install mmdebstrap")
         say("installing mmdebstrap...")
-        _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "mmdebstrap"],
-             env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        _run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", "mmdebstrap"],
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        )
     say(f"building {tag} from the Debian archive (mmdebstrap {suite})...")
-    strap = subprocess.Popen(["mmdebstrap", "--variant=minbase", "--quiet", suite, "-"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    strap = subprocess.Popen(
+        ["mmdebstrap", "--variant=minbase", "--quiet", suite, "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert strap.stdout is not None
     try:
         engine.import_image(strap.stdout, tag)

@@ -43,8 +43,11 @@ def context(result: PilotResult, run_dir: Path) -> dict[str, object]:
             if items:
                 sections.append({"status": status.value, "title": TITLES[status], "checks": items})
         groups.append({"verdict": cand, "sections": sections})
-    logs = sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "logs").rglob("*.log")) \
-        if (run_dir / "logs").is_dir() else []
+    logs = (
+        sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "logs").rglob("*.log"))
+        if (run_dir / "logs").is_dir()
+        else []
+    )
     return {"r": result, "groups": groups, "logs": logs}
 
 

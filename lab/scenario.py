@@ -238,9 +238,7 @@ def available(scenarios_dir: Path) -> dict[str, Path]:
     """Scenario names found under `scenarios_dir`, each with its folder."""
     if not scenarios_dir.is_dir():
         return {}
-    return {
-        p.parent.name: p.parent for p in sorted(scenarios_dir.glob(f"*/{SCENARIO_FILE}"))
-    }
+    return {p.parent.name: p.parent for p in sorted(scenarios_dir.glob(f"*/{SCENARIO_FILE}"))}
 
 
 def locate(name_or_path: str, scenarios_dir: Path) -> Path:
@@ -343,8 +341,9 @@ def _check_references(data: dict[str, Any], report: _Problems) -> None:
             report.add(("services", service), "needs 'image' or 'build' — say what to run")
         for dep in _names(svc.get("depends_on")):
             if dep not in services:
-                report.add(("services", service, "depends_on"),
-                           f"unknown service '{dep}'{_did_you_mean(dep, services)}")
+                report.add(
+                    ("services", service, "depends_on"), f"unknown service '{dep}'{_did_you_mean(dep, services)}"
+                )
     candidates = _mapping(data.get("candidates"))
     if not candidates:
         report.add(("candidates",), "no candidate — name at least one proposed upgrade")
@@ -355,15 +354,19 @@ def _check_references(data: dict[str, Any], report: _Problems) -> None:
     for where, variant in overrides:
         for service in _mapping(_mapping(variant).get("services")):
             if service not in services:
-                report.add(where + ("services", service),
-                           f"service '{service}' is not in the stack{_did_you_mean(service, services)}")
+                report.add(
+                    where + ("services", service),
+                    f"service '{service}' is not in the stack{_did_you_mean(service, services)}",
+                )
     checks = _mapping(data.get("checks"))
-    hosts = [(("checks", "host"), checks["host"])] if isinstance(checks.get("host"), str) else []
+    hosts: list[tuple[yamlpos.KeyPath, str]] = []
+    if isinstance(checks.get("host"), str):
+        hosts.append((("checks", "host"), checks["host"]))
     for index, test in enumerate(checks.get("testinfra") or []):
         hosts += [(("checks", "testinfra", index, "hosts"), h) for h in _names(_mapping(test).get("hosts"))]
-    for where, host in hosts:
+    for key_path, host in hosts:
         if host not in services:
-            report.add(where, f"unknown service '{host}'{_did_you_mean(host, services)}")
+            report.add(key_path, f"unknown service '{host}'{_did_you_mean(host, services)}")
 
 
 def _check_files(data: dict[str, Any], folder: Path, report: _Problems) -> list[tuple[Path, tuple[str, ...]]]:
@@ -381,7 +384,7 @@ def _check_files(data: dict[str, Any], folder: Path, report: _Problems) -> list[
         elif not dockerfile.is_file():
             report.add(("services", service, "build"), f"Dockerfile not found: {_shown(dockerfile)}")
     checks = _mapping(data.get("checks"))
-    default_host = checks.get("host") if isinstance(checks.get("host"), str) else next(iter(services), "")
+    default_host = str(checks["host"]) if isinstance(checks.get("host"), str) else str(next(iter(services), ""))
     files = []
     for index, test in enumerate(checks.get("testinfra") or []):
         entry = {"file": test} if isinstance(test, str) else _mapping(test)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from lab.engine import ContainerSpec, ContainerState, EngineLike, labels
 from lab.errors import Interrupted, NotReady
@@ -76,13 +76,17 @@ def start_order(services: dict[str, Service]) -> list[list[str]]:
         wave = sorted(n for n, s in services.items() if n not in placed and set(s.depends_on) <= placed)
         if not wave:
             cycle = sorted(set(services) - placed)
-            raise NotReady(f"services {', '.join(cycle)} depend on each other in a cycle — break the cycle in depends_on")
+            raise NotReady(
+                f"services {', '.join(cycle)} depend on each other in a cycle — break the cycle in depends_on"
+            )
         waves.append(wave)
         placed.update(wave)
     return waves
 
 
-def container_spec(names: CopyNames, scenario: str, variant: str, service: str, svc: Service, image: str) -> ContainerSpec:
+def container_spec(
+    names: CopyNames, scenario: str, variant: str, service: str, svc: Service, image: str
+) -> ContainerSpec:
     """How to run one service of one copy."""
     volumes = {}
     for entry in svc.volumes:
@@ -104,9 +108,17 @@ def container_spec(names: CopyNames, scenario: str, variant: str, service: str, 
     )
 
 
-def stage_copy(engine: EngineLike, scenario: str, variant: Variant, names: CopyNames,
-               images: dict[str, str], ready_timeout: float, cancelled: threading.Event,
-               clock: Clock = time.monotonic, on_ready: Callable[[str, float], None] | None = None) -> None:
+def stage_copy(
+    engine: EngineLike,
+    scenario: str,
+    variant: Variant,
+    names: CopyNames,
+    images: dict[str, str],
+    ready_timeout: float,
+    cancelled: threading.Event,
+    clock: Clock = time.monotonic,
+    on_ready: Callable[[str, float], None] | None = None,
+) -> None:
     """Create the copy's network and volumes, then start and await its services wave by wave."""
     run_labels = labels(names.run_id, scenario, variant.name)
     engine.create_network(names.network, run_labels)
@@ -116,15 +128,33 @@ def stage_copy(engine: EngineLike, scenario: str, variant: Variant, names: CopyN
     deadline = start + ready_timeout
     for wave in start_order(variant.services):
         for service in wave:
-            engine.start(container_spec(names, scenario, variant.name, service,
-                                        variant.services[service], images[service]))
-        wait_ready(engine, {s: names.container(s) for s in wave}, variant.name, deadline,
-                   ready_timeout, cancelled, clock, on_ready=on_ready, started=start)
+            engine.start(
+                container_spec(names, scenario, variant.name, service, variant.services[service], images[service])
+            )
+        wait_ready(
+            engine,
+            {s: names.container(s) for s in wave},
+            variant.name,
+            deadline,
+            ready_timeout,
+            cancelled,
+            clock,
+            on_ready=on_ready,
+            started=start,
+        )
 
 
-def wait_ready(engine: EngineLike, containers: dict[str, str], variant: str, deadline: float,
-               timeout: float, cancelled: threading.Event, clock: Clock = time.monotonic,
-               on_ready: Callable[[str, float], None] | None = None, started: float = 0.0) -> None:
+def wait_ready(
+    engine: EngineLike,
+    containers: dict[str, str],
+    variant: str,
+    deadline: float,
+    timeout: float,
+    cancelled: threading.Event,
+    clock: Clock = time.monotonic,
+    on_ready: Callable[[str, float], None] | None = None,
+    started: float = 0.0,
+) -> None:
     """Poll until every container is running and healthy (if it has a healthcheck).
 
     Raises NotReady naming the service, its state, its last probe output and its last log
@@ -136,8 +166,9 @@ def wait_ready(engine: EngineLike, containers: dict[str, str], variant: str, dea
         for service, container in list(waiting.items()):
             state = engine.state(container)
             if state.status in ("exited", "dead"):
-                raise NotReady(_not_ready(engine, service, container, variant, state,
-                                          f"exited with code {state.exit_code}"))
+                raise NotReady(
+                    _not_ready(engine, service, container, variant, state, f"exited with code {state.exit_code}")
+                )
             if state.status == "running" and state.health in (None, "healthy"):
                 del waiting[service]
                 if on_ready:
@@ -146,15 +177,17 @@ def wait_ready(engine: EngineLike, containers: dict[str, str], variant: str, dea
             return
         if clock() >= deadline:
             service, container = next(iter(waiting.items()))
-            raise NotReady(_not_ready(engine, service, container, variant, engine.state(container),
-                                      f"not ready after {timeout:g} s"))
+            raise NotReady(
+                _not_ready(
+                    engine, service, container, variant, engine.state(container), f"not ready after {timeout:g} s"
+                )
+            )
         if cancelled.wait(min(delay, max(deadline - clock(), 0.0))):
             raise Interrupted("stopped while waiting for services to become ready")
         delay = min(delay * 1.5, 0.5)
 
 
-def _not_ready(engine: EngineLike, service: str, container: str, variant: str,
-               state: ContainerState, what: str) -> str:
+def _not_ready(engine: EngineLike, service: str, container: str, variant: str, state: ContainerState, what: str) -> str:
     health = f"health={state.health}" if state.health else "no healthcheck"
     probe = f"\n  last health probe output: {state.health_output}" if state.health_output else ""
     log = engine.logs(container, tail=LOG_LINES_ON_FAILURE).rstrip()

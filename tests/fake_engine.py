@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.engine import RUN, SERVICE, ContainerSpec, ContainerState, ExecResult, RunObjects
+from lab.engine import RUN, SERVICE, ContainerSpec, ContainerState, RunObjects
 from lab.errors import BuildFailed, EngineError
 
 RUNNING = ContainerState("running", 0, None, "")
@@ -18,7 +18,9 @@ HEALTHY = ContainerState("running", 0, "healthy", "")
 
 @dataclass
 class FakeEngine:
-    images: dict[str, str] = field(default_factory=lambda: {"debian:bookworm": "sha256:b12", "debian:trixie": "sha256:b13"})
+    images: dict[str, str] = field(
+        default_factory=lambda: {"debian:bookworm": "sha256:b12", "debian:trixie": "sha256:b13"}
+    )
     scripts: dict[str, list[ContainerState]] = field(default_factory=dict)  # service -> states
     service_logs: dict[str, str] = field(default_factory=dict)
     fail_builds: dict[str, str] = field(default_factory=dict)  # tag prefix -> error
@@ -60,9 +62,6 @@ class FakeEngine:
         self.polls[container] = n + 1
         return script[min(n, len(script) - 1)]
 
-    def exec(self, container: str, argv: list[str]) -> ExecResult:
-        return ExecResult(0, "")
-
     def logs(self, container: str, tail: int | None = None) -> str:
         if container not in self.containers:
             raise EngineError(f"No such container: {container}")
@@ -74,7 +73,8 @@ class FakeEngine:
         self.volumes[f"lab-{run_id}-kept"] = {RUN: run_id, "io.upgrade-pilot-lab.keep": "1"}
 
     def runs(self) -> list[RunObjects]:
-        ids = {l[RUN] for l in [*(c.labels for c in self.containers.values()), *self.networks.values(), *self.volumes.values()]}
+        every = [*(c.labels for c in self.containers.values()), *self.networks.values(), *self.volumes.values()]
+        ids = {lbl[RUN] for lbl in every}
         return [self._objects(i) for i in sorted(ids)]
 
     def remove_run(self, run_id: str) -> RunObjects:
@@ -89,10 +89,12 @@ class FakeEngine:
 
     def _objects(self, run_id: str) -> RunObjects:
         return RunObjects(
-            run_id, "", any(l.get("io.upgrade-pilot-lab.keep") for l in self.volumes.values() if l[RUN] == run_id),
+            run_id,
+            "",
+            any(lbl.get("io.upgrade-pilot-lab.keep") for lbl in self.volumes.values() if lbl[RUN] == run_id),
             tuple(n for n, c in self.containers.items() if c.labels[RUN] == run_id),
-            tuple(n for n, l in self.networks.items() if l[RUN] == run_id),
-            tuple(n for n, l in self.volumes.items() if l[RUN] == run_id),
+            tuple(n for n, lbl in self.networks.items() if lbl[RUN] == run_id),
+            tuple(n for n, lbl in self.volumes.items() if lbl[RUN] == run_id),
         )
 
     def left(self) -> int:

@@ -40,8 +40,14 @@ def client() -> docker.DockerClient:
 
 def invoke(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     """Run `invoke <args>` in the project root, as a user would."""
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, **(env or {})), timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **(env or {})),
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -66,9 +72,11 @@ def pilot(tmp_path: Path, client: docker.DockerClient):
 def leftovers(client: docker.DockerClient, run_id: str) -> list[str]:
     """Every container, network and volume that carries the run's label."""
     flt = {"label": f"{RUN}={run_id}"}
-    return ([f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
-            + [f"network {n.name}" for n in client.networks.list(filters=flt)]
-            + [f"volume {v.name}" for v in client.volumes.list(filters=flt)])
+    return (
+        [f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
+        + [f"network {n.name}" for n in client.networks.list(filters=flt)]
+        + [f"volume {v.name}" for v in client.volumes.list(filters=flt)]
+    )
 
 
 def scenario_path(name: str) -> str:

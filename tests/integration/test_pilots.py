@@ -70,8 +70,12 @@ def test_keep_then_down(pilot, client):
 
 
 def test_gc_removes_what_a_killed_pilot_left(tmp_path, client):
-    proc = subprocess.Popen([sys.executable, "-m", "invoke", "pilot", scenario_path("never-ready"), "--out",
-                             str(tmp_path)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "pilot", scenario_path("never-ready"), "--out", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     run_id = _wait_for_containers(client, proc)
     proc.kill()  # kill -9: no teardown
     proc.wait()
@@ -83,8 +87,13 @@ def test_gc_removes_what_a_killed_pilot_left(tmp_path, client):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_tears_down(tmp_path, client, sig):
-    proc = subprocess.Popen([sys.executable, "-m", "invoke", "pilot", scenario_path("never-ready"), "--out",
-                             str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "pilot", scenario_path("never-ready"), "--out", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     run_id = _wait_for_containers(client, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
@@ -99,7 +108,7 @@ def test_demo_pilot_finds_the_real_regressions(pilot):
     done = pilot("demo")
     assert done.code == 1, done.stdout + done.stderr
     report = (done.run_dir / "report.md").read_text()
-    regressions = report[report.index("### Regressions"):report.index("### Passed on both")]
+    regressions = report[report.index("### Regressions") : report.index("### Passed on both")]
     # PostgreSQL 17 moved the checkpoint counters out of pg_stat_bgwriter
     assert "test_monitoring_reads_checkpoint_statistics[db-checkpoints_timed]" in regressions
     assert 'column "checkpoints_timed" does not exist' in regressions

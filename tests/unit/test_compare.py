@@ -10,20 +10,23 @@ from lab.results import CheckResult, CopyResult, Outcome, Status, Verdict
 P, F, E, S, N = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.SKIPPED, Outcome.NOT_RUN
 
 
-@pytest.mark.parametrize("baseline,candidate,status", [
-    (P, P, Status.PASSED),
-    (P, F, Status.REGRESSION),
-    (P, E, Status.REGRESSION),
-    (P, N, Status.REGRESSION),
-    (F, P, Status.FIXED),
-    (E, P, Status.FIXED),
-    (F, F, Status.FAILING),
-    (F, E, Status.ERROR),
-    (E, E, Status.ERROR),
-    (N, P, Status.ERROR),
-    (S, P, Status.SKIPPED),
-    (P, S, Status.SKIPPED),
-])
+@pytest.mark.parametrize(
+    "baseline,candidate,status",
+    [
+        (P, P, Status.PASSED),
+        (P, F, Status.REGRESSION),
+        (P, E, Status.REGRESSION),
+        (P, N, Status.REGRESSION),
+        (F, P, Status.FIXED),
+        (E, P, Status.FIXED),
+        (F, F, Status.FAILING),
+        (F, E, Status.ERROR),
+        (E, E, Status.ERROR),
+        (N, P, Status.ERROR),
+        (S, P, Status.SKIPPED),
+        (P, S, Status.SKIPPED),
+    ],
+)
 def test_classify(baseline, candidate, status):
     assert classify(baseline, candidate) == status
 
@@ -35,7 +38,11 @@ def results(**outcomes: Outcome) -> list[CheckResult]:
 def test_compare_keeps_order_and_shows_the_failing_side():
     out = compare(results(a=P, b=P, c=F), results(b=F, a=P, c=P, d=P))
     assert [(c.id, c.status) for c in out] == [
-        ("a", Status.PASSED), ("b", Status.REGRESSION), ("c", Status.FIXED), ("d", Status.ERROR)]
+        ("a", Status.PASSED),
+        ("b", Status.REGRESSION),
+        ("c", Status.FIXED),
+        ("d", Status.ERROR),
+    ]
     assert out[1].message == "b said failed"  # the candidate's failure
     assert out[2].message == "c said failed"  # the baseline's failure, when only it fails
     assert out[3].message == "not run on the baseline"
@@ -58,8 +65,10 @@ def test_pre_existing_failures_do_not_fail_the_candidate():
 
 
 def test_candidate_that_does_not_start_fails_with_its_reason():
-    verdict = judge(copy("baseline", results(a=P)),
-                    copy("next", [], ready=False, error="service 'db' (next) exited with code 1: ...\nmore"))
+    verdict = judge(
+        copy("baseline", results(a=P)),
+        copy("next", [], ready=False, error="service 'db' (next) exited with code 1: ...\nmore"),
+    )
     assert verdict.verdict == Verdict.FAIL
     assert "did not start: service 'db' (next) exited with code 1" in verdict.reason
 

@@ -32,7 +32,8 @@ checks:
   host: app
   testinfra: [checks/test_copy.py]
 """
-CHECKS = {"checks/test_copy.py": """
+CHECKS = {
+    "checks/test_copy.py": """
     import pytest
 
     def test_every_copy_has_both_services(lab):
@@ -47,7 +48,8 @@ CHECKS = {"checks/test_copy.py": """
     @pytest.mark.skip(reason="not today")
     def test_skipped():
         pass
-"""}
+"""
+}
 
 
 def run(write_scenario, tmp_path, engine: FakeEngine, **kwargs) -> tuple[Pilot, PilotResult]:

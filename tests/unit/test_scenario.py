@@ -84,9 +84,11 @@ def test_misspelled_key_names_file_line_and_fix(write_scenario):
 
 
 def test_all_problems_are_reported_together(write_scenario):
-    text = (VALID.replace("    depends_on: [db]", "    depends_on: [dbb]")
-            .replace("      interval: 250ms", "      interval: soon")
-            .replace("      db:\n        build:", "      dbx:\n        build:"))
+    text = (
+        VALID.replace("    depends_on: [db]", "    depends_on: [dbb]")
+        .replace("      interval: 250ms", "      interval: soon")
+        .replace("      db:\n        build:", "      dbx:\n        build:")
+    )
     found = problems(write_scenario, text)
     joined = "\n".join(found)
     assert "services.db.healthcheck.interval: 'soon' is not a duration" in joined

@@ -7,13 +7,11 @@ import threading
 
 import pytest
 
-from lab.engine import RUN, VARIANT
+from lab.engine import RUN, VARIANT, ContainerState
 from lab.errors import Interrupted, NotReady
 from lab.scenario import Healthcheck, Service, Variant
 from lab.stage import CopyNames, healthcheck_config, stage_copy, start_order, wait_ready
 from tests.fake_engine import HEALTHY, FakeEngine
-
-from lab.engine import ContainerState
 
 STARTING = ContainerState("running", 0, "starting", "")
 UNHEALTHY = ContainerState("running", 0, "unhealthy", "could not connect to server: Connection refused")
@@ -26,10 +24,15 @@ def ticking(step: float = 1.0):
     return lambda: next(counter) * step
 
 
-VARIANT_SPEC = Variant("baseline", "baseline", "", {
-    "app": Service(image="app:1", depends_on=["db"], healthcheck=Healthcheck(test=["CMD", "true"])),
-    "db": Service(image="db:1", volumes=["pgdata:/var/lib/pg"], healthcheck=Healthcheck(test="pg_isready")),
-})
+VARIANT_SPEC = Variant(
+    "baseline",
+    "baseline",
+    "",
+    {
+        "app": Service(image="app:1", depends_on=["db"], healthcheck=Healthcheck(test=["CMD", "true"])),
+        "db": Service(image="db:1", volumes=["pgdata:/var/lib/pg"], healthcheck=Healthcheck(test="pg_isready")),
+    },
+)
 
 
 def test_start_order_respects_depends_on_and_finds_cycles():
@@ -40,19 +43,34 @@ def test_start_order_respects_depends_on_and_finds_cycles():
 
 def test_healthcheck_config_in_nanoseconds():
     cfg = healthcheck_config(Healthcheck(test=["pg_isready", "-q"], interval=0.25, timeout=2, retries=5))
-    assert cfg == {"test": ["CMD", "pg_isready", "-q"], "interval": 250_000_000, "timeout": 2_000_000_000,
-                   "retries": 5, "start_period": 0}
+    assert cfg == {
+        "test": ["CMD", "pg_isready", "-q"],
+        "interval": 250_000_000,
+        "timeout": 2_000_000_000,
+        "retries": 5,
+        "start_period": 0,
+    }
 
 
 def test_stage_copy_creates_labelled_objects_and_waits_for_health():
     engine = FakeEngine(scripts={"db": [STARTING, STARTING, HEALTHY]})
     names = CopyNames("r1", "baseline")
     ready = []
-    stage_copy(engine, "shop", VARIANT_SPEC, names, {"app": "app:1", "db": "db:1"}, 60, threading.Event(),
-               on_ready=lambda s, t: ready.append(s))
+    stage_copy(
+        engine,
+        "shop",
+        VARIANT_SPEC,
+        names,
+        {"app": "app:1", "db": "db:1"},
+        60,
+        threading.Event(),
+        on_ready=lambda s, t: ready.append(s),
+    )
     assert ready == ["db", "app"]
     assert set(engine.containers) == {"lab-r1-baseline-db", "lab-r1-baseline-app"}
-    assert engine.volumes == {"lab-r1-baseline-pgdata": {RUN: "r1", "io.upgrade-pilot-lab.scenario": "shop", VARIANT: "baseline"}}
+    assert engine.volumes == {
+        "lab-r1-baseline-pgdata": {RUN: "r1", "io.upgrade-pilot-lab.scenario": "shop", VARIANT: "baseline"}
+    }
     db = engine.containers["lab-r1-baseline-db"]
     assert db.aliases == ("db",) and db.network == "lab-r1-baseline-net"
     assert db.volumes == {"lab-r1-baseline-pgdata": "/var/lib/pg"}
@@ -60,11 +78,21 @@ def test_stage_copy_creates_labelled_objects_and_waits_for_health():
 
 
 def test_timeout_names_service_health_probe_and_log_lines():
-    engine = FakeEngine(scripts={"db": [UNHEALTHY]},
-                        service_logs={"db": "\n".join(f"line {i}" for i in range(40)) + "\nFATAL: bad config"})
+    engine = FakeEngine(
+        scripts={"db": [UNHEALTHY]},
+        service_logs={"db": "\n".join(f"line {i}" for i in range(40)) + "\nFATAL: bad config"},
+    )
     with pytest.raises(NotReady) as info:
-        stage_copy(engine, "shop", VARIANT_SPEC, CopyNames("r1", "baseline"), {"app": "a", "db": "d"}, 5,
-                   threading.Event(), clock=ticking())
+        stage_copy(
+            engine,
+            "shop",
+            VARIANT_SPEC,
+            CopyNames("r1", "baseline"),
+            {"app": "a", "db": "d"},
+            5,
+            threading.Event(),
+            clock=ticking(),
+        )
     message = str(info.value)
     assert message.startswith("service 'db' (baseline) not ready after 5 s: status=running, health=unhealthy")
     assert "last health probe output: could not connect to server" in message
@@ -74,8 +102,11 @@ def test_timeout_names_service_health_probe_and_log_lines():
 
 def test_exited_container_fails_at_once_with_exit_code():
     engine = FakeEngine(scripts={"db": [EXITED]}, service_logs={"db": "initdb: error"})
-    engine.start(__import__("lab.stage", fromlist=["x"]).container_spec(
-        CopyNames("r", "v"), "s", "v", "db", VARIANT_SPEC.services["db"], "db:1"))
+    engine.start(
+        __import__("lab.stage", fromlist=["x"]).container_spec(
+            CopyNames("r", "v"), "s", "v", "db", VARIANT_SPEC.services["db"], "db:1"
+        )
+    )
     with pytest.raises(NotReady, match=r"exited with code 3(.|\n)*initdb: error"):
         wait_ready(engine, {"db": "lab-r-v-db"}, "v", deadline=1e9, timeout=60, cancelled=threading.Event())
     assert engine.polls["lab-r-v-db"] == 1

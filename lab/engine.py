@@ -9,6 +9,7 @@ remote engine (DOCKER_HOST) works unchanged.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -119,7 +120,8 @@ class Engine:
             client = docker.DockerClient(base_url=base_url) if base_url else docker.from_env()
             client.ping()
         except CONNECTION_ERRORS as err:
-            where = base_url or "DOCKER_HOST / the local socket"
+            where = base_url or (f"{os.environ['DOCKER_HOST']} (DOCKER_HOST)" if os.environ.get("DOCKER_HOST")
+                                 else "the local socket")
             raise EngineUnavailable(
                 f"no Docker engine answers at {where} ({_short(err)}).\n"
                 "Hint: run `invoke engine` to install and start one, or set DOCKER_HOST."

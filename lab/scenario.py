@@ -254,7 +254,7 @@ def locate(name_or_path: str, scenarios_dir: Path) -> Path:
     hint = _did_you_mean(name_or_path, known)
     listing = ", ".join(known) or "none"
     raise ScenarioError(
-        f"no scenario '{name_or_path}' in {scenarios_dir}/{hint}. Available: {listing}"
+        f"no scenario '{name_or_path}' in {_shown(scenarios_dir)}/{hint or '.'} Available: {listing}"
         " (`invoke scenarios` lists them with their descriptions)"
     )
 

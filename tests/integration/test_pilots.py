@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import time
 
+import docker
 import pytest
 
+from lab.engine import RUN
 from tests.conftest import ROOT
 from tests.integration.conftest import invoke, leftovers, scenario_path
 
@@ -70,38 +73,59 @@ def test_keep_then_down(pilot, client):
 
 
 def test_gc_removes_what_a_killed_pilot_left(tmp_path, client):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "pilot", scenario_path("never-ready"), "--out", str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    run_id = _wait_for_containers(client, proc)
-    proc.kill()  # kill -9: no teardown
-    proc.wait()
+    with started_pilot(tmp_path, "slow-start") as (proc, run_id):
+        proc.kill()  # kill -9: no teardown
+        proc.wait()
     assert leftovers(client, run_id)
     gc = invoke("gc")
     assert gc.returncode == 0, gc.stderr
+    assert f"removed run {run_id} (slow-start)" in gc.stderr
     assert leftovers(client, run_id) == []
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_tears_down(tmp_path, client, sig):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "pilot", scenario_path("never-ready"), "--out", str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    run_id = _wait_for_containers(client, proc)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    with started_pilot(tmp_path, "slow-start") as (proc, run_id):
+        proc.send_signal(sig)
+        assert proc.wait(timeout=60) == 130
+        err = proc.stderr.read()
     assert "interrupted" in err and "Traceback" not in err
     assert leftovers(client, run_id) == []
     results = json.loads(next(tmp_path.glob("*/*/results.json")).read_text())
-    assert results["exit_code"] == 130
+    assert results["exit_code"] == 130 and "interrupted" in results["error"]
+
+
+@contextlib.contextmanager
+def started_pilot(tmp_path, scenario: str, timeout: float = 60):
+    """A pilot running in the background, once all its containers exist (polled, with a deadline)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "pilot", scenario_path(scenario), "--out", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            assert proc.poll() is None, "the pilot ended before its containers appeared"
+            assert time.monotonic() < deadline, "the pilot's containers did not appear"
+            runs = list(tmp_path.glob(f"{scenario}/*"))
+            if runs and len(docker_api().containers(all=True, filters={"label": f"{RUN}={runs[0].name}"})) == 2:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        yield proc, runs[0].name
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stderr.close()
+
+
+def docker_api():
+    return docker.APIClient(**docker.utils.kwargs_from_env())
 
 
 def test_demo_pilot_finds_the_real_regressions(pilot):
@@ -116,18 +140,3 @@ def test_demo_pilot_finds_the_real_regressions(pilot):
     assert "test_export_dates_are_iso_8601[app]" in regressions
     assert "Thu, 08 Jan 2026 00:00:00 GMT" in regressions
     assert "test_invoice_data_is_complete[db]" not in regressions
-
-
-def _wait_for_containers(client, proc: subprocess.Popen, timeout: float = 60) -> str:
-    """The run id of the pilot `proc`, once its containers exist (polled, with a deadline)."""
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the pilot ended before its containers appeared"
-        for c in client.containers.list(all=True, filters={"label": "io.upgrade-pilot-lab.scenario=never-ready"}):
-            run_id = c.labels["io.upgrade-pilot-lab.run"]
-            if len(client.containers.list(all=True, filters={"label": f"io.upgrade-pilot-lab.run={run_id}"})) == 2:
-                return run_id
-        time.sleep(delay)
-        delay = min(delay * 2, 0.5)
-    raise AssertionError("no containers appeared")

@@ -118,18 +118,24 @@ def down(c: Context, run_id: str) -> None:
     say(f"removed {gone} of run {run_id}" if gone else f"nothing of run {run_id} is in the engine")
 
 
-@task(help={"all_runs": "also remove runs kept with --keep"})
+@task(help={"all_runs": "also remove runs kept with --keep (runs whose pilot is still running are always spared)"})
 @lab_errors
 def gc(c: Context, all_runs: bool = False) -> None:
     """Remove what earlier runs left in the engine (found by label), sparing kept runs."""
     from lab.engine import Engine
 
     eng = Engine.connect()
-    runs = [r for r in eng.runs() if all_runs or not r.kept]
-    for r in runs:
-        eng.remove_run(r.run_id)
-        say(f"removed run {r.run_id} ({r.scenario or 'unknown scenario'}): {r}")
-    if not runs:
+    removed = 0
+    for r in eng.runs():
+        if r.owner_running():
+            say(f"spared run {r.run_id} ({r.scenario}): its pilot is still running ({r.owner})")
+        elif r.kept and not all_runs:
+            say(f"spared run {r.run_id} ({r.scenario}): kept with --keep (`invoke down {r.run_id}` removes it)")
+        else:
+            eng.remove_run(r.run_id)
+            removed += 1
+            say(f"removed run {r.run_id} ({r.scenario or 'unknown scenario'}): {r}")
+    if not removed:
         say("nothing to remove")
 
 

@@ -10,6 +10,8 @@ remote engine (DOCKER_HOST) works unchanged.
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -27,7 +29,9 @@ VARIANT = f"{NS}.variant"
 SERVICE = f"{NS}.service"
 KEEP = f"{NS}.keep"
 INPUTS = f"{NS}.inputs"
+OWNER = f"{NS}.owner"  # host:pid of the pilot that created the object
 
+Labelled = tuple[str, str, dict[str, str]]  # (kind, name, labels)
 CONNECTION_ERRORS = (requests.exceptions.ConnectionError, docker.errors.DockerException)
 
 
@@ -37,7 +41,7 @@ def labels(run_id: str, scenario: str, variant: str = "", service: str = "") -> 
     >>> labels("r1", "demo", "baseline")[RUN]
     'r1'
     """
-    out = {RUN: run_id, SCENARIO: scenario}
+    out = {RUN: run_id, SCENARIO: scenario, OWNER: f"{socket.gethostname()}:{os.getpid()}"}
     if variant:
         out[VARIANT] = variant
     if service:
@@ -80,6 +84,7 @@ class RunObjects:
     run_id: str
     scenario: str
     kept: bool
+    owner: str
     containers: tuple[str, ...]
     networks: tuple[str, ...]
     volumes: tuple[str, ...]
@@ -89,6 +94,19 @@ class RunObjects:
 
     def __bool__(self) -> bool:
         return bool(self.containers or self.networks or self.volumes)
+
+    def owner_running(self) -> bool:
+        """True while the pilot that made these objects still runs on this host."""
+        host, _, pid = self.owner.rpartition(":")
+        if host != socket.gethostname() or not pid.isdigit():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 class EngineLike(Protocol):
@@ -120,8 +138,9 @@ class Engine:
             client = docker.DockerClient(base_url=base_url) if base_url else docker.from_env()
             client.ping()
         except CONNECTION_ERRORS as err:
-            where = base_url or (f"{os.environ['DOCKER_HOST']} (DOCKER_HOST)" if os.environ.get("DOCKER_HOST")
-                                 else "the local socket")
+            where = base_url or (
+                f"{os.environ['DOCKER_HOST']} (DOCKER_HOST)" if os.environ.get("DOCKER_HOST") else "the local socket"
+            )
             raise EngineUnavailable(
                 f"no Docker engine answers at {where} ({_short(err)}).\n"
                 "Hint: run `invoke engine` to install and start one, or set DOCKER_HOST."
@@ -235,46 +254,39 @@ class Engine:
 
     def runs(self) -> list[RunObjects]:
         """Every run the engine holds objects of, found by the run label."""
-        found: dict[str, dict[str, Any]] = {}
-
-        def entry(lbls: dict[str, str]) -> dict[str, Any]:
-            run = found.setdefault(lbls[RUN], {"scenario": "", "kept": False, "c": [], "n": [], "v": []})
-            run["scenario"] = run["scenario"] or lbls.get(SCENARIO, "")
-            run["kept"] = run["kept"] or lbls.get(KEEP) == "1"
-            return run
-
-        flt = {"label": RUN}
-        for c in self._call(self.client.containers.list, all=True, filters=flt):
-            entry(c.labels)["c"].append(c.name)
-        for n in self._call(self.client.networks.list, filters=flt):
-            entry(n.attrs.get("Labels") or {})["n"].append(n.name)
-        for v in self._call(self.client.volumes.list, filters=flt):
-            entry(v.attrs.get("Labels") or {})["v"].append(v.name)
-        return [
-            RunObjects(run_id, r["scenario"], r["kept"], tuple(r["c"]), tuple(r["n"]), tuple(r["v"]))
-            for run_id, r in sorted(found.items())
-        ]
+        groups: dict[str, list[Labelled]] = {}
+        for item in self._labelled(RUN):
+            groups.setdefault(item[2][RUN], []).append(item)
+        return [_run_objects(run_id, items) for run_id, items in sorted(groups.items())]
 
     def remove_run(self, run_id: str) -> RunObjects:
         """Remove every container, network and volume labelled with `run_id`."""
-        flt = {"label": f"{RUN}={run_id}"}
-        containers = self._call(self.client.containers.list, all=True, filters=flt)
-        for c in containers:
-            self._ignore_missing(c.remove, force=True, v=True)
-        networks = self._call(self.client.networks.list, filters=flt)
-        for n in networks:
-            self._ignore_missing(n.remove)
-        volumes = self._call(self.client.volumes.list, filters=flt)
-        for v in volumes:
-            self._ignore_missing(v.remove, force=True)
-        return RunObjects(
-            run_id,
-            "",
-            False,
-            tuple(c.name for c in containers),
-            tuple(n.name for n in networks),
-            tuple(v.name for v in volumes),
-        )
+        api = self.client.api
+        remove: dict[str, Callable[[str], Any]] = {
+            "container": lambda name: api.remove_container(name, force=True, v=True),
+            "network": api.remove_network,
+            "volume": lambda name: api.remove_volume(name, force=True),
+        }
+        items = self._labelled(f"{RUN}={run_id}")
+        for kind, name, _ in items:  # containers first: they hold the networks and volumes
+            self._ignore_missing(remove[kind], name)
+        return _run_objects(run_id, items)
+
+    def _labelled(self, label: str) -> list[Labelled]:
+        """(kind, name, labels) of every object with `label`, containers first.
+
+        The low-level listing is used because it does not inspect each object, which
+        would fail for objects that another process removes meanwhile."""
+        flt = {"label": label}
+        api = self.client.api
+        found: list[Labelled] = []
+        for c in self._call(api.containers, all=True, filters=flt):
+            found.append(("container", c["Names"][0].lstrip("/"), c.get("Labels") or {}))
+        for n in self._call(api.networks, filters=flt):
+            found.append(("network", n["Name"], n.get("Labels") or {}))
+        for v in (self._call(api.volumes, filters=flt) or {}).get("Volumes") or []:
+            found.append(("volume", v["Name"], v.get("Labels") or {}))
+        return found
 
     # helpers --------------------------------------------------------------------------
     @staticmethod
@@ -287,12 +299,30 @@ class Engine:
             raise EngineError(_short(err)) from err
 
     @classmethod
-    def _ignore_missing(cls, fn: Any, **kwargs: Any) -> None:
+    def _ignore_missing(cls, fn: Any, *args: Any) -> None:
         try:
-            cls._call(fn, **kwargs)
+            cls._call(fn, *args)
         except EngineError as err:
-            if "No such" not in str(err) and "not found" not in str(err):
+            if not isinstance(err.__cause__, docker.errors.NotFound):
                 raise
+
+
+def _run_objects(run_id: str, items: list[Labelled]) -> RunObjects:
+    def first(key: str) -> str:
+        return next((lbls[key] for _, _, lbls in items if lbls.get(key)), "")
+
+    def names(kind: str) -> tuple[str, ...]:
+        return tuple(name for k, name, _ in items if k == kind)
+
+    return RunObjects(
+        run_id=run_id,
+        scenario=first(SCENARIO),
+        kept=first(KEEP) == "1",
+        owner=first(OWNER),
+        containers=names("container"),
+        networks=names("network"),
+        volumes=names("volume"),
+    )
 
 
 def _short(err: BaseException) -> str:

@@ -77,9 +77,13 @@ class Pilot:
         )
         interrupted: BaseException | None = None
         try:
+            self.result.stage = "build"
             refs = self.timed("build", self.build)
+            self.result.stage = "copies"  # stage, then check, each copy on its own
             self.stage_and_check(refs)
+            self.result.stage = "compare"
             self.judge()
+            self.result.stage = "done"
         except LabError as err:
             self.fail(err)
             if isinstance(err, Interrupted):
@@ -90,18 +94,7 @@ class Pilot:
         finally:
             self.cancelled.set()
             checks.stop_all()
-            try:
-                self.timed("logs", self.save_logs)
-            finally:
-                if self.keep and not self.result.error:
-                    self.engine.mark_kept(self.run_id)
-                    self.hint_kept()
-                else:
-                    self.timed("teardown", self.teardown)
-            self.result.copies = list(self.copies.values())
-            self.result.finished_at = _now()
-            self.result.stages["total"] = round(self.clock() - self.t0, 3)
-            self.write()
+            self.wrap_up()
         if interrupted is not None:
             raise Interrupted(f"interrupted; run folder: {self.run_dir}") from interrupted
         return self.result
@@ -184,6 +177,31 @@ class Pilot:
             raise LabError(f"the baseline did not start, so nothing can be compared:\n{baseline.error}")
         self.result.candidates = [compare.judge(baseline, self.copies[c.name]) for c in self.scenario.candidates]
         self.result.verdict, self.result.exit_code, self.result.reason = compare.overall(self.result.candidates)
+
+    def wrap_up(self) -> None:
+        """Keep the logs, tear down (or keep), write the run folder — each step even if
+        the one before failed; a step that fails becomes a warning in the results."""
+        keep = self.keep and not self.result.error
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("logs", self.save_logs),
+            ("keep", self.keep_copies) if keep else ("teardown", self.teardown),
+        ]
+        for name, step in steps:
+            try:
+                self.timed(name, step)
+            except LabError as err:
+                self.result.warnings.append(f"{name} incomplete: {err}")
+                self.log(f"warning: {name} incomplete: {err}")
+        if not keep and self.result.warnings:
+            self.result.warnings.append("run `invoke gc` to remove what this run may have left in the engine")
+        self.result.copies = list(self.copies.values())
+        self.result.finished_at = _now()
+        self.result.stages["total"] = round(self.clock() - self.t0, 3)
+        self.write()
+
+    def keep_copies(self) -> None:
+        self.engine.mark_kept(self.run_id)
+        self.hint_kept()
 
     def save_logs(self) -> None:
         for copy in self.copies.values():

@@ -105,6 +105,8 @@ class PilotResult(BaseModel):
     reason: str = ""
     error: str = ""  # set when the pilot could not run
     kept: bool = False
+    stage: str = ""  # the stage the pilot reached last (where it stopped, if it stopped early)
+    warnings: list[str] = []
     stages: dict[str, float] = Field(default_factory=dict)  # seconds per stage, plus total
     images: list[ImageRecord] = []
     copies: list[CopyResult] = []

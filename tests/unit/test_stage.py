@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 
 import pytest
@@ -68,9 +69,11 @@ def test_stage_copy_creates_labelled_objects_and_waits_for_health():
     )
     assert ready == ["db", "app"]
     assert set(engine.containers) == {"lab-r1-baseline-db", "lab-r1-baseline-app"}
-    assert engine.volumes == {
-        "lab-r1-baseline-pgdata": {RUN: "r1", "io.upgrade-pilot-lab.scenario": "shop", VARIANT: "baseline"}
-    }
+    assert list(engine.volumes) == ["lab-r1-baseline-pgdata"]
+    volume_labels = engine.volumes["lab-r1-baseline-pgdata"]
+    assert volume_labels[RUN] == "r1" and volume_labels[VARIANT] == "baseline"
+    assert volume_labels["io.upgrade-pilot-lab.scenario"] == "shop"
+    assert volume_labels["io.upgrade-pilot-lab.owner"].endswith(f":{os.getpid()}")
     db = engine.containers["lab-r1-baseline-db"]
     assert db.aliases == ("db",) and db.network == "lab-r1-baseline-net"
     assert db.volumes == {"lab-r1-baseline-pgdata": "/var/lib/pg"}

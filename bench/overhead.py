@@ -1,0 +1,49 @@
+"""What the lab adds on top of the work itself: run a scenario's pilot a few times with warm
+images and compare its wall time with what its copies need to become ready plus what their
+checks take (copies run in parallel, so the floor is the slowest copy's ready + checks).
+
+    python bench/overhead.py [scenario] [--runs N]
+
+Prints one line per run and the medians; the target for the demo is a ratio of 1.3 or less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lab import scenario  # noqa: E402
+from lab.engine import Engine  # noqa: E402
+from lab.pilot import Pilot  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", nargs="?", default="demo")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    loaded = scenario.load(args.scenario, ROOT / "scenarios")
+    engine = Engine.connect()
+    rows = []
+    with tempfile.TemporaryDirectory() as out:
+        Pilot(engine, loaded, Path(out), say=lambda m: None).run()  # warm the images
+        for _ in range(args.runs):
+            result = Pilot(engine, loaded, Path(out), say=lambda m: None).run()
+            floor = max(c.seconds.get("start_ready", 0) + c.seconds.get("checks", 0) for c in result.copies)
+            total = result.stages["total"]
+            rows.append((total, floor, total / floor))
+            print(f"run {result.run_id}: total {total:6.2f} s   ready+checks {floor:6.2f} s   ratio {total / floor:.2f}"
+                  f"   (build {result.stages['build']:.2f}, teardown {result.stages['teardown']:.2f},"
+                  f" logs {result.stages['logs']:.2f})")
+    total, floor, ratio = (statistics.median(col) for col in zip(*rows))
+    print(f"median: total {total:.2f} s, ready+checks {floor:.2f} s, ratio {ratio:.2f} (target <= 1.30)")
+
+
+if __name__ == "__main__":
+    main()

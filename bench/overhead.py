@@ -38,10 +38,12 @@ def main() -> None:
             floor = max(c.seconds.get("start_ready", 0) + c.seconds.get("checks", 0) for c in result.copies)
             total = result.stages["total"]
             rows.append((total, floor, total / floor))
-            print(f"run {result.run_id}: total {total:6.2f} s   ready+checks {floor:6.2f} s   ratio {total / floor:.2f}"
-                  f"   (build {result.stages['build']:.2f}, teardown {result.stages['teardown']:.2f},"
-                  f" logs {result.stages['logs']:.2f})")
-    total, floor, ratio = (statistics.median(col) for col in zip(*rows))
+            print(
+                f"run {result.run_id}: total {total:6.2f} s   ready+checks {floor:6.2f} s   ratio {total / floor:.2f}"
+                f"   (build {result.stages['build']:.2f}, teardown {result.stages['teardown']:.2f},"
+                f" logs {result.stages['logs']:.2f})"
+            )
+    total, floor, ratio = (statistics.median(col) for col in zip(*rows, strict=True))
     print(f"median: total {total:.2f} s, ready+checks {floor:.2f} s, ratio {ratio:.2f} (target <= 1.30)")
 
 

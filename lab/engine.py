@@ -9,9 +9,11 @@ remote engine (DOCKER_HOST) works unchanged.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -268,8 +270,11 @@ class Engine:
             "volume": lambda name: api.remove_volume(name, force=True),
         }
         items = self._labelled(f"{RUN}={run_id}")
-        for kind, name, _ in items:  # containers first: they hold the networks and volumes
-            self._ignore_missing(remove[kind], name)
+        # Containers first (they hold the networks and volumes), all at once.
+        for kind in ("container", "network", "volume"):
+            names = [name for k, name, _ in items if k == kind]
+            with ThreadPoolExecutor(max_workers=8, thread_name_prefix="remove") as pool:
+                list(pool.map(functools.partial(self._ignore_missing, remove[kind]), names))
         return _run_objects(run_id, items)
 
     def _labelled(self, label: str) -> list[Labelled]:

@@ -23,6 +23,26 @@ TITLES = {
     Status.PASSED: "Passed on both",
 }
 
+COUNT_WORDS = {
+    Status.REGRESSION: "regression(s)",
+    Status.ERROR: "could not be compared",
+    Status.FAILING: "failing on both",
+    Status.FIXED: "fixed",
+    Status.SKIPPED: "skipped",
+    Status.PASSED: "passed on both",
+}
+
+
+def count_line(counts: dict[str, int]) -> str:
+    """Counts in report order, in words.
+
+    >>> count_line({"passed": 8, "regression": 4})
+    '4 regression(s), 8 passed on both'
+    """
+    parts = [f"{counts[s.value]} {COUNT_WORDS[s]}" for s in ORDER if counts.get(s.value)]
+    return ", ".join(parts) or "no checks compared"
+
+
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("lab", "templates"),
     undefined=jinja2.StrictUndefined,
@@ -42,7 +62,7 @@ def context(result: PilotResult, run_dir: Path) -> dict[str, object]:
             items = [c for c in cand.comparisons if c.status == status]
             if items:
                 sections.append({"status": status.value, "title": TITLES[status], "checks": items})
-        groups.append({"verdict": cand, "sections": sections})
+        groups.append({"verdict": cand, "sections": sections, "counts": count_line(cand.counts)})
     logs = (
         sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "logs").rglob("*.log"))
         if (run_dir / "logs").is_dir()
@@ -62,8 +82,7 @@ def summary(result: PilotResult, run_dir: Path) -> str:
     """A few lines for the terminal: verdict, per-candidate counts, stage timings, where."""
     lines = [f"{result.verdict.value}: {result.reason}"]
     for cand in result.candidates:
-        counts = ", ".join(f"{n} {s}" for s, n in cand.counts.items()) or "no checks compared"
-        lines.append(f"  {cand.candidate}: {cand.verdict.value} — {counts}")
+        lines.append(f"  {cand.candidate}: {cand.verdict.value} — {count_line(cand.counts)}")
         for comp in cand.comparisons:
             if comp.status == Status.REGRESSION:
                 lines.append(f"    regression: {comp.id}: {comp.message}")

@@ -143,3 +143,11 @@ def test_demo_pilot_finds_the_real_regressions(pilot):
     assert "test_export_dates_are_iso_8601[app]" in regressions
     assert "Thu, 08 Jan 2026 00:00:00 GMT" in regressions
     assert "test_invoice_data_is_complete[db]" not in regressions
+
+
+def test_engine_task_is_idempotent():
+    done = invoke("engine")
+    assert done.returncode == 0, done.stderr
+    assert "engine: Docker" in done.stderr
+    assert "base image debian:bookworm: present" in done.stderr
+    assert "base image debian:trixie: present" in done.stderr

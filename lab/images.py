@@ -17,7 +17,8 @@ from pathlib import Path
 
 from lab.engine import INPUTS, SCENARIO, EngineLike
 from lab.errors import BuildFailed
-from lab.scenario import Scenario, Service
+from lab.model import Service
+from lab.scenario import Scenario
 
 FROM_RE = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", re.IGNORECASE | re.MULTILINE)
 ARG_RE = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?", re.IGNORECASE | re.MULTILINE)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from lab.engine import ContainerSpec, ContainerState, EngineLike, labels
 from lab.errors import Interrupted, NotReady
-from lab.scenario import Healthcheck, Service, Variant
+from lab.model import Healthcheck, Service
+from lab.scenario import Variant
 
 Clock = Callable[[], float]
 LOG_LINES_ON_FAILURE = 15

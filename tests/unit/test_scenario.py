@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import scenario
+from lab import model, scenario
 from lab.errors import ScenarioError
 from tests.conftest import ROOT
 
@@ -146,7 +146,7 @@ def test_deep_merge_replaces_lists_and_merges_mappings():
 
 @pytest.mark.parametrize("text,seconds", [("90s", 90.0), ("1m30s", 90.0), ("250ms", 0.25), (5, 5.0), ("2m", 120.0)])
 def test_durations(text, seconds):
-    assert scenario.parse_duration(text) == seconds
+    assert model.parse_duration(text) == seconds
 
 
 def test_summary_reads_the_description_only(tmp_path: Path):

@@ -10,7 +10,8 @@ import pytest
 
 from lab.engine import RUN, VARIANT, ContainerState
 from lab.errors import Interrupted, NotReady
-from lab.scenario import Healthcheck, Service, Variant
+from lab.model import Healthcheck, Service
+from lab.scenario import Variant
 from lab.stage import CopyNames, healthcheck_config, stage_copy, start_order, wait_ready
 from tests.fake_engine import HEALTHY, FakeEngine
 

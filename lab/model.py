@@ -1,0 +1,174 @@
+"""The scenario file's schema: strict pydantic models of what a scenario.yml may say.
+
+Unknown keys are errors (extra="forbid"); values a person writes loosely (durations such
+as "500ms", Compose's list form of environment, a command as a string) are normalised here.
+lab.scenario loads files into these models and reports problems with file and line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*m(?!s))?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*(?:(\d+)\s*ms)?\s*$")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a string such as "500ms", "2s", "1m30s".
+
+    >>> parse_duration("1m30s"), parse_duration("250ms"), parse_duration(3)
+    (90.0, 0.25, 3.0)
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30, '30s', '500ms' or '2m'")
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = DURATION_RE.match(str(value))
+    if not match or not any(match.groups()):
+        raise ValueError(f"{value!r} is not a duration — write e.g. 30, '30s', '500ms' or '2m'")
+    minutes, seconds, millis = match.groups()
+    return float(minutes or 0) * 60 + float(seconds or 0) + float(millis or 0) / 1000
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ValueError(f"expected a plain value (text or number), got {type(value).__name__}")
+
+
+def _text_map(value: Any) -> dict[str, str]:
+    """A mapping of text values; Compose's list form ["KEY=value"] is accepted too."""
+    if isinstance(value, list):
+        pairs = {}
+        for item in value:
+            if not isinstance(item, str) or "=" not in item:
+                raise ValueError(f"list entries must look like KEY=value, got {item!r}")
+            key, _, val = item.partition("=")
+            pairs[key] = val
+        return pairs
+    if isinstance(value, dict):
+        return {str(k): _scalar_text(v) for k, v in value.items()}
+    raise ValueError("expected a mapping of NAME: value")
+
+
+def _argv(value: Any) -> list[str] | str:
+    """A command: a list of arguments, or a string run by /bin/sh -c."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(a, (str, int, float)) for a in value):
+        return [str(a) for a in value]
+    raise ValueError("expected a command: a list of arguments or a shell string")
+
+
+def _str_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(a, (str, int)) for a in value):
+        return [str(a) for a in value]
+    raise ValueError("expected a list of names")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+TextMap = Annotated[dict[str, str], BeforeValidator(_text_map)]
+Argv = Annotated[list[str] | str, BeforeValidator(_argv)]
+StrList = Annotated[list[str], BeforeValidator(_str_list)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Healthcheck(Model):
+    """Compose's healthcheck; run by the engine and polled by the lab until healthy."""
+
+    test: Argv
+    interval: Duration = 0.5
+    timeout: Duration = 5.0
+    retries: int = Field(default=3, ge=1)
+    start_period: Duration = 0.0
+
+
+class Build(Model):
+    """Build an image from a folder of the scenario."""
+
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    args: TextMap = {}
+
+
+def _build(value: Any) -> Any:
+    return {"context": value} if isinstance(value, str) else value
+
+
+class Service(Model):
+    """One service of the client's stack, in Compose's words."""
+
+    image: str | None = None
+    build: Annotated[Build | None, BeforeValidator(_build)] = None
+    environment: TextMap = {}
+    command: Argv | None = None
+    entrypoint: Argv | None = None
+    user: str | None = None
+    working_dir: str | None = None
+    healthcheck: Healthcheck | None = None
+    depends_on: StrList = []
+    volumes: StrList = []
+    expose: StrList = []
+
+    @field_validator("volumes")
+    @classmethod
+    def _named_volumes(cls, volumes: list[str]) -> list[str]:
+        for spec in volumes:
+            name, sep, target = spec.partition(":")
+            if not sep or not NAME_RE.match(name) or not target.startswith("/"):
+                raise ValueError(
+                    f"{spec!r}: write a named volume as NAME:/path (NAME in a-z, 0-9, -);"
+                    " each copy gets its own volume, host folders are not mounted"
+                )
+        return volumes
+
+
+class VariantSpec(Model):
+    """A variant: a description plus overrides merged into the shared services."""
+
+    description: str = ""
+    services: dict[str, dict[str, Any]] = {}
+
+
+class TestFile(Model):
+    """A pytest/testinfra file and the services its `host` fixture runs against."""
+
+    file: str
+    hosts: StrList = []
+
+
+def _test_file(value: Any) -> Any:
+    return {"file": value} if isinstance(value, str) else value
+
+
+class Checks(Model):
+    host: str | None = None
+    testinfra: list[Annotated[TestFile, BeforeValidator(_test_file)]] = []
+
+
+class Timeouts(Model):
+    build: Duration = 1800.0
+    ready: Duration = 120.0
+    checks: Duration = 600.0
+
+
+class ScenarioFile(Model):
+    """The top level of scenario.yml."""
+
+    description: str
+    client: str = ""
+    services: dict[str, Service]
+    baseline: VariantSpec = VariantSpec()
+    candidates: dict[str, VariantSpec]
+    checks: Checks = Checks()
+    timeouts: Timeouts = Timeouts()

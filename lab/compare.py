@@ -5,10 +5,25 @@ reduce the comparisons to a verdict and an exit code. Pure functions on plain da
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
+from lab import diff
+from lab.diff import Rules
 from lab.errors import EXIT_COULD_NOT_RUN, EXIT_PASS, EXIT_REGRESSION
-from lab.results import CandidateVerdict, CheckResult, Comparison, CopyResult, Outcome, Status, Verdict
+from lab.model import Slowdown
+from lab.results import (
+    CandidateVerdict,
+    CheckResult,
+    Comparison,
+    CopyResult,
+    Observation,
+    Outcome,
+    OutputComparison,
+    Status,
+    Verdict,
+)
 
+DEFAULT_SLOWDOWN = Slowdown()
 BAD = (Outcome.FAILED, Outcome.ERROR, Outcome.NOT_RUN)
 
 
@@ -62,8 +77,26 @@ def compare(baseline: list[CheckResult], candidate: list[CheckResult]) -> list[C
     return out
 
 
-def judge(baseline: CopyResult, candidate: CopyResult) -> CandidateVerdict:
-    """The verdict for one candidate against the baseline."""
+@dataclass(frozen=True)
+class ProbeRule:
+    """How a declarative check's output is compared."""
+
+    rules: Rules
+    compare: bool = True
+
+
+def first_pass(copy: CopyResult) -> list[Observation]:
+    return copy.observations[0] if copy.observations else []
+
+
+def judge(
+    baseline: CopyResult,
+    candidate: CopyResult,
+    twin: CopyResult | None = None,
+    probes: dict[str, ProbeRule] | None = None,
+    slow: Slowdown = DEFAULT_SLOWDOWN,
+) -> CandidateVerdict:
+    """The verdict for one candidate against the baseline (and the baseline's twin copy)."""
     if not candidate.ready:
         return CandidateVerdict(
             candidate=candidate.variant,
@@ -72,31 +105,73 @@ def judge(baseline: CopyResult, candidate: CopyResult) -> CandidateVerdict:
             counts={},
             comparisons=[],
         )
-    comparisons = compare(baseline.checks, candidate.checks)
+    comparisons = compare(
+        baseline.checks + [o.as_check() for o in first_pass(baseline)],
+        candidate.checks + [o.as_check() for o in first_pass(candidate)],
+    )
+    outputs = compare_outputs(baseline, twin, candidate, probes or {}, slow)
     counts = Counter(c.status.value for c in comparisons)
     regressions = counts.get(Status.REGRESSION.value, 0)
+    changed = sum(1 for o in outputs if o.changed)
+    slower = sum(1 for o in outputs if o.slower)
     if regressions:
-        plural = "s" if regressions != 1 else ""
         verdict = Verdict.FAIL
-        reason = f"{regressions} regression{plural}: passes on the baseline, fails on the candidate"
+        reason = f"{_n(regressions, 'regression')}: passes on the baseline, fails on the candidate"
+    elif changed or slower:
+        verdict = Verdict.REVIEW
+        found = [_n(changed, "changed output")] if changed else []
+        found += [_n(slower, "slowdown")] if slower else []
+        reason = f"{' and '.join(found)} beyond the baseline's own noise: a person should decide"
     else:
         verdict = Verdict.PASS
-        reason = "no regression: every check that passes on the baseline passes on the candidate"
+        reason = "no regression, no unexplained change: every check that passes on the baseline passes on the candidate"
     return CandidateVerdict(
         candidate=candidate.variant,
         verdict=verdict,
         reason=reason,
         counts=dict(sorted(counts.items())),
         comparisons=comparisons,
+        outputs=outputs,
     )
+
+
+def compare_outputs(
+    baseline: CopyResult, twin: CopyResult | None, candidate: CopyResult, probes: dict[str, ProbeRule], slow: Slowdown
+) -> list[OutputComparison]:
+    """Diff every declarative check's output, noise taken out, and compare its timing."""
+    base = {o.id: o for o in first_pass(baseline)}
+    again_sources = baseline.observations[1:] + (twin.observations[:1] if twin and twin.ready else [])
+    out = []
+    for obs in first_pass(candidate):
+        b = base.get(obs.id)
+        rule = probes.get(obs.id, ProbeRule(Rules()))
+        if b is None or b.outcome == Outcome.ERROR or obs.outcome == Outcome.ERROR:
+            continue
+        again = [o.output for source in again_sources for o in source if o.id == obs.id]
+        result = OutputComparison(id=obs.id)
+        if rule.compare:
+            found = diff.compare(b.output, again, obs.output, rule.rules)
+            result.changed, result.diff, result.noise = found.changed, found.diff, list(found.noise)
+        if b.outcome == obs.outcome == Outcome.PASSED:
+            result.slower, result.timing = diff.slowdown(b.seconds, obs.seconds, slow)
+        out.append(result)
+    return out
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
 
 
 def overall(verdicts: list[CandidateVerdict]) -> tuple[Verdict, int, str]:
     """The pilot's verdict, exit code and reason, from the candidates' verdicts."""
     if not verdicts:
         return Verdict.ERROR, EXIT_COULD_NOT_RUN, "no candidate was compared"
-    failing = [v for v in verdicts if v.verdict != Verdict.PASS]
-    if failing:
-        names = ", ".join(f"{v.candidate} ({v.reason})" for v in failing)
-        return Verdict.FAIL, EXIT_REGRESSION, f"not safe to upgrade as tested: {names}"
-    return Verdict.PASS, EXIT_PASS, "every candidate passes every check the baseline passes"
+    for level, summary in (
+        (Verdict.FAIL, "not safe to upgrade as tested"),
+        (Verdict.REVIEW, "needs a person's review before upgrading"),
+    ):
+        hits = [v for v in verdicts if v.verdict == level]
+        if hits:
+            names = ", ".join(f"{v.candidate} ({v.reason})" for v in hits)
+            return level, EXIT_REGRESSION, f"{summary}: {names}"
+    return Verdict.PASS, EXIT_PASS, "every candidate passes every check the baseline passes, with no unexplained change"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -80,6 +81,16 @@ class ContainerState:
 
 
 @dataclass(frozen=True)
+class ExecResult:
+    """A command's end inside a container, with the round trip it took."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class RunObjects:
     """What the engine holds of one run, found by label."""
 
@@ -122,6 +133,9 @@ class EngineLike(Protocol):
     def start(self, spec: ContainerSpec) -> None: ...
     def state(self, container: str) -> ContainerState: ...
     def logs(self, container: str, tail: int | None = None) -> str: ...
+    def exec(
+        self, container: str, argv: list[str], env: dict[str, str] | None = None, user: str | None = None
+    ) -> ExecResult: ...
     def mark_kept(self, run_id: str) -> None: ...
     def runs(self) -> list[RunObjects]: ...
     def remove_run(self, run_id: str) -> RunObjects: ...
@@ -242,6 +256,22 @@ class Engine:
             exit_code=int(state.get("ExitCode") or 0),
             health=health["Status"] if health else None,
             health_output=(probes[-1].get("Output") or "").strip() if probes else "",
+        )
+
+    def exec(
+        self, container: str, argv: list[str], env: dict[str, str] | None = None, user: str | None = None
+    ) -> ExecResult:
+        """Run `argv` in a running container through the API (no host ports, no CLI)."""
+        api = self.client.api
+        start = time.perf_counter()
+        exec_id = self._call(api.exec_create, container, argv, environment=env, user=user or "")["Id"]
+        stdout, stderr = self._call(api.exec_start, exec_id, demux=True)
+        exit_code = self._call(api.exec_inspect, exec_id)["ExitCode"]
+        return ExecResult(
+            exit_code=int(exit_code if exit_code is not None else -1),
+            stdout=(stdout or b"").decode("utf-8", "replace"),
+            stderr=(stderr or b"").decode("utf-8", "replace"),
+            seconds=time.perf_counter() - start,
         )
 
     def logs(self, container: str, tail: int | None = None) -> str:

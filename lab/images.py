@@ -91,6 +91,13 @@ def plan(scenario: Scenario) -> dict[tuple[str, str], ImagePlan]:
     return plans
 
 
+def probe_plan() -> ImagePlan:
+    """The lab's own HTTP probe image (lab/probe)."""
+    context = Path(__file__).parent / "probe"
+    text = (context / "Dockerfile").read_text(encoding="utf-8")
+    return ImagePlan(ref="lab/probe", context=context, dockerfile="Dockerfile", bases=tuple(base_images(text, {})))
+
+
 def _plan_one(scenario: str, name: str, service: Service, folder: Path) -> ImagePlan:
     if service.build is None:
         assert service.image is not None  # validated at load

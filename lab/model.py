@@ -8,7 +8,7 @@ lab.scenario loads files into these models and reports problems with file and li
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -151,9 +151,96 @@ def _test_file(value: Any) -> Any:
     return {"file": value} if isinstance(value, str) else value
 
 
+def _regex(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a regular expression (text)")
+    try:
+        re.compile(value)
+    except re.error as err:
+        raise ValueError(f"{value!r} is not a valid regular expression: {err}") from None
+    return value
+
+
+Regex = Annotated[str, BeforeValidator(_regex)]
+JSON_PATH_RE = re.compile(r"^\$(\.[^.\[\]]+|\[(\d+|\*)\])*$")
+
+
+def _json_path(value: Any) -> str:
+    if not isinstance(value, str) or not JSON_PATH_RE.match(value):
+        raise ValueError(f"{value!r} is not a JSON path — write e.g. $.created_at or $.items[*].id")
+    return value
+
+
+class Ignore(Model):
+    """What to leave out before outputs are compared: the explicit noise rules."""
+
+    regex: list[Regex] = []  # masked in text (command output, HTTP bodies, SQL values)
+    json_paths: list[Annotated[str, BeforeValidator(_json_path)]] = []  # fields of JSON bodies
+    columns: list[str] = []  # SQL result columns
+
+
+class Probe(Model):
+    """What every declarative check has: a name, the service it runs against, how often."""
+
+    name: str = Field(min_length=1)
+    service: str
+    compare: bool = True  # diff the candidate's output against the baseline's
+    repeat: int = Field(default=1, ge=1, le=1000)
+    timeout: Duration = 30.0
+    ignore: Ignore = Ignore()
+
+
+class SqlCheck(Probe):
+    """A query run with the service's own client (psql, mariadb/mysql, sqlite3)."""
+
+    query: str
+    dialect: Literal["postgresql", "mysql", "sqlite"] = "postgresql"
+    database: str | None = None  # for sqlite: the database file
+    user: str | None = None
+    ordered: bool = True  # false: rows compare as a set (order-insensitive)
+
+
+class HttpCheck(Probe):
+    """A request sent from inside the copy's network (a probe container) to a service."""
+
+    port: int = Field(default=80, ge=1, le=65535)
+    method: str = "GET"
+    path: str = "/"
+    headers: TextMap = {}
+    body: str | None = None
+    expect_status: int | None = None  # default: any status below 400 passes
+    compare_headers: list[str] = ["content-type"]
+
+
+class CommandCheck(Probe):
+    """A command run in a service's container; exit code and output are compared."""
+
+    run: Argv
+    user: str | None = None
+    expect_exit: int = 0
+
+
+class Noise(Model):
+    """Where the second baseline observation comes from (see lab.diff)."""
+
+    second_run: bool = True  # run the checks a second time on the baseline
+    second_copy: bool = False  # stage a second baseline copy and observe it too
+
+
+class Slowdown(Model):
+    factor: float = Field(default=1.5, gt=1.0)  # candidate median / baseline median
+    floor: Duration = 0.05  # and slower by at least this much (seconds)
+
+
 class Checks(Model):
     host: str | None = None
     testinfra: list[Annotated[TestFile, BeforeValidator(_test_file)]] = []
+    sql: list[SqlCheck] = []
+    http: list[HttpCheck] = []
+    command: list[CommandCheck] = []
+    ignore: Ignore = Ignore()  # applies to every check, on top of each check's own
+    noise: Noise = Noise()
+    slowdown: Slowdown = Slowdown()
 
 
 class Timeouts(Model):

@@ -18,14 +18,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from lab import checks, compare, images, report
-from lab.engine import EngineLike
+from lab import checks, compare, images, probes, report
+from lab.diff import Rules
+from lab.engine import ContainerSpec, EngineLike, labels
 from lab.errors import EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, Interrupted, LabError
 from lab.results import CopyResult, ImageRecord, PilotResult, ServiceInfo, Verdict
-from lab.scenario import Scenario, Variant
+from lab.scenario import TWIN, Scenario, Variant
 from lab.stage import CopyNames, stage_copy
 
 Say = Callable[[str], None]
+PROBE_KEY = ("lab", "lab-probe")  # (variant, service) key of the HTTP probe's image
+SECOND_PASS_GAP = 1.0  # seconds between the baseline's two observations
 T = TypeVar("T")
 
 
@@ -102,6 +105,8 @@ class Pilot:
     # stages ---------------------------------------------------------------------------
     def build(self) -> dict[tuple[str, str], str]:
         plans = images.plan(self.scenario)
+        if self.scenario.checks.http:
+            plans[PROBE_KEY] = images.probe_plan()
         self.log(f"images: {len(set(plans.values()))} to provide")
         refs, done = images.ensure(self.engine, self.scenario, plans, self.clock)
         for item in done:
@@ -156,26 +161,73 @@ class Pilot:
         self.slowest("start_ready", copy.seconds["start_ready"])
         for info in copy.services.values():
             info.image_id = self.engine.image_summary(info.image)["id"]
+        containers = {s: i.container for s, i in copy.services.items()}
         t_checks = self.clock()
-        results, output = checks.run(
-            self.scenario,
-            variant.name,
-            {s: i.container for s, i in copy.services.items()},
-            self.run_dir / "checks" / variant.name,
-            self.scenario.timeouts.checks,
-        )
-        (self.run_dir / "checks" / variant.name / "pytest.log").write_text(output, encoding="utf-8")
-        copy.checks = results
+        if self.scenario.test_files and variant.name != TWIN:  # the twin only samples noise
+            results, output = checks.run(
+                self.scenario,
+                variant.name,
+                containers,
+                self.run_dir / "checks" / variant.name,
+                self.scenario.timeouts.checks,
+            )
+            (self.run_dir / "checks" / variant.name / "pytest.log").write_text(output, encoding="utf-8")
+            copy.checks = results
+        if probes.all_checks(self.scenario):
+            self.observe(variant, names, copy, containers, refs)
         copy.seconds["checks"] = round(self.clock() - t_checks, 3)
         self.slowest("checks", copy.seconds["checks"])
-        passed = sum(1 for r in results if r.outcome.value == "passed")
-        self.log(f"{variant.name}: checks done, {passed}/{len(results)} passed ({copy.seconds['checks']:.1f} s)")
+        outcomes = copy.checks + [o.as_check() for o in (copy.observations or [[]])[0]]
+        passed = sum(1 for r in outcomes if r.outcome.value == "passed")
+        self.log(f"{variant.name}: checks done, {passed}/{len(outcomes)} passed ({copy.seconds['checks']:.1f} s)")
+
+    def observe(
+        self,
+        variant: Variant,
+        names: CopyNames,
+        copy: CopyResult,
+        containers: dict[str, str],
+        refs: dict[tuple[str, str], str],
+    ) -> None:
+        """Run the declarative checks; the baseline twice, to learn its noise."""
+        probe = None
+        if self.scenario.checks.http:
+            probe = names.container(PROBE_KEY[1])
+            self.engine.start(
+                ContainerSpec(
+                    name=probe,
+                    image=refs[PROBE_KEY],
+                    network=names.network,
+                    aliases=(PROBE_KEY[1],),
+                    labels=labels(self.run_id, self.scenario.name, variant.name, PROBE_KEY[1]),
+                )
+            )
+        started = self.clock()
+        copy.observations = [probes.run_all(self.engine, self.scenario, containers, probe)]
+        if variant.name == self.scenario.baseline.name and self.scenario.checks.noise.second_run:
+            # Sample again at least a second later, so that second-resolution timestamps
+            # in the answers vary between the two baseline observations as they would
+            # between baseline and candidate.
+            if self.cancelled.wait(max(0.0, started + SECOND_PASS_GAP - self.clock())):
+                raise Interrupted("stopped while observing the baseline")
+            copy.observations.append(probes.run_all(self.engine, self.scenario, containers, probe))
 
     def judge(self) -> None:
         baseline = self.copies[self.scenario.baseline.name]
         if not baseline.ready:
             raise LabError(f"the baseline did not start, so nothing can be compared:\n{baseline.error}")
-        self.result.candidates = [compare.judge(baseline, self.copies[c.name]) for c in self.scenario.candidates]
+        twin = self.copies.get(TWIN)
+        rules = {
+            check_id: compare.ProbeRule(
+                Rules.of(check.ignore, self.scenario.checks.ignore, ordered=getattr(check, "ordered", True)),
+                check.compare,
+            )
+            for check_id, check in probes.all_checks(self.scenario)
+        }
+        self.result.candidates = [
+            compare.judge(baseline, self.copies[c.name], twin, rules, self.scenario.checks.slowdown)
+            for c in self.scenario.candidates
+        ]
         self.result.verdict, self.result.exit_code, self.result.reason = compare.overall(self.result.candidates)
 
     def wrap_up(self) -> None:

@@ -62,7 +62,17 @@ def context(result: PilotResult, run_dir: Path) -> dict[str, object]:
             items = [c for c in cand.comparisons if c.status == status]
             if items:
                 sections.append({"status": status.value, "title": TITLES[status], "checks": items})
-        groups.append({"verdict": cand, "sections": sections, "counts": count_line(cand.counts)})
+        groups.append(
+            {
+                "verdict": cand,
+                "sections": sections,
+                "counts": count_line(cand.counts),
+                "changed": [o for o in cand.outputs if o.changed],
+                "slower": [o for o in cand.outputs if o.slower],
+                "noise": [o for o in cand.outputs if o.noise],
+                "same": [o for o in cand.outputs if not o.changed and not o.slower],
+            }
+        )
     logs = (
         sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "logs").rglob("*.log"))
         if (run_dir / "logs").is_dir()
@@ -86,6 +96,11 @@ def summary(result: PilotResult, run_dir: Path) -> str:
         for comp in cand.comparisons:
             if comp.status == Status.REGRESSION:
                 lines.append(f"    regression: {comp.id}: {comp.message}")
+        for out in cand.outputs:
+            if out.changed:
+                lines.append(f"    changed output: {out.id}")
+            if out.slower:
+                lines.append(f"    slower: {out.id}: {out.timing}")
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.stages.items())
     lines.append(f"  stages: {stages}")
     lines.append(f"  report: {run_dir / 'report.md'}")

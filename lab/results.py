@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -37,7 +38,8 @@ class Status(str, Enum):
 
 class Verdict(str, Enum):
     PASS = "PASS"
-    FAIL = "FAIL"
+    REVIEW = "REVIEW"  # outputs changed or got slower: a person decides
+    FAIL = "FAIL"  # regressions
     ERROR = "ERROR"  # the pilot could not run
 
 
@@ -47,6 +49,21 @@ class CheckResult(BaseModel):
     seconds: float = 0.0
     message: str = ""
     detail: str = ""
+
+
+class Observation(BaseModel):
+    """What one declarative check (sql, http, command) answered on one copy."""
+
+    id: str  # "sql:<name>", "http:<name>", "command:<name>"
+    service: str
+    outcome: Outcome
+    message: str = ""
+    output: dict[str, Any] = {}  # normalised: what is compared between copies
+    seconds: list[float] = []  # one per repeat
+
+    def as_check(self) -> CheckResult:
+        """The pass/fail side of the observation, compared like a test's outcome."""
+        return CheckResult(id=self.id, outcome=self.outcome, seconds=sum(self.seconds), message=self.message)
 
 
 class ServiceInfo(BaseModel):
@@ -66,6 +83,7 @@ class CopyResult(BaseModel):
     services: dict[str, ServiceInfo] = {}
     seconds: dict[str, float] = {}  # start_ready, checks
     checks: list[CheckResult] = []
+    observations: list[list[Observation]] = []  # one list per pass (the baseline runs twice)
 
 
 class Comparison(BaseModel):
@@ -77,12 +95,24 @@ class Comparison(BaseModel):
     detail: str = ""
 
 
+class OutputComparison(BaseModel):
+    """A declarative check's output and timing on a candidate, against the baseline's."""
+
+    id: str
+    changed: bool = False
+    diff: str = ""  # unified diff, baseline → candidate, noise taken out
+    noise: list[str] = []  # what was treated as noise
+    slower: bool = False
+    timing: str = ""  # "median 12.0 ms → 28.0 ms (2.3×)"
+
+
 class CandidateVerdict(BaseModel):
     candidate: str
     verdict: Verdict
     reason: str
     counts: dict[str, int]
     comparisons: list[Comparison]
+    outputs: list[OutputComparison] = []
 
 
 class ImageRecord(BaseModel):

@@ -23,10 +23,12 @@ from pydantic import BaseModel, ValidationError
 
 from lab import yamlpos
 from lab.errors import ScenarioError
-from lab.model import NAME_RE, ScenarioFile, Service, Timeouts
+from lab.model import NAME_RE, Checks, ScenarioFile, Service, Timeouts
 
 SCENARIO_FILE = "scenario.yml"
 BASELINE = "baseline"
+TWIN = "baseline-2"  # the second baseline copy, staged when checks.noise.second_copy asks
+PROBE_KINDS = ("sql", "http", "command")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Scenario:
     client: str
     variants: tuple[Variant, ...]
     test_files: tuple[tuple[Path, tuple[str, ...]], ...]  # (file, services its `host` targets)
+    checks: Checks
     timeouts: Timeouts
 
     @property
@@ -57,7 +60,12 @@ class Scenario:
 
     @property
     def candidates(self) -> tuple[Variant, ...]:
-        return self.variants[1:]
+        return tuple(v for v in self.variants if v.role == "candidate")
+
+    @property
+    def twin(self) -> Variant | None:
+        """The second baseline copy, when the scenario asks for one."""
+        return next((v for v in self.variants if v.name == TWIN), None)
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -139,6 +147,7 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
         client=spec.client,
         variants=tuple(variants),
         test_files=tuple(test_files),
+        checks=spec.checks,
         timeouts=spec.timeouts,
     )
 
@@ -168,6 +177,11 @@ def _resolve_variants(spec: ScenarioFile, data: dict[str, Any], report: _Problem
             except ValidationError as err:
                 report.pydantic(err, where + ("services", service), Service)
         variants.append(Variant(name, role, variant.description.strip(), merged))
+    if spec.checks.noise.second_copy:
+        base = variants[0]
+        variants.insert(
+            1, Variant(TWIN, "baseline", "a second copy of the baseline, to tell noise from change", base.services)
+        )
     return variants
 
 
@@ -204,6 +218,18 @@ def _check_references(data: dict[str, Any], report: _Problems) -> None:
         hosts.append((("checks", "host"), checks["host"]))
     for index, test in enumerate(checks.get("testinfra") or []):
         hosts += [(("checks", "testinfra", index, "hosts"), h) for h in _names(_mapping(test).get("hosts"))]
+    for kind in PROBE_KINDS:
+        seen: set[str] = set()
+        for index, probe in enumerate(checks.get(kind) or []):
+            probe = _mapping(probe)
+            if isinstance(probe.get("service"), str):
+                hosts.append(((("checks", kind, index, "service")), probe["service"]))
+            probe_name = probe.get("name")
+            if isinstance(probe_name, str) and probe_name in seen:
+                report.add(
+                    ("checks", kind, index, "name"), f"another {kind} check is named '{probe_name}' — names must differ"
+                )
+            seen.add(str(probe_name))
     for key_path, host in hosts:
         if host not in services:
             report.add(key_path, f"unknown service '{host}'{_did_you_mean(host, services)}")
@@ -234,8 +260,11 @@ def _check_files(data: dict[str, Any], folder: Path, report: _Problems) -> list[
         if not path.is_file():
             report.add(("checks", "testinfra", index), f"test file not found: {_shown(path)}")
         files.append((path, tuple(_names(entry.get("hosts")) or [default_host])))
-    if not files:
-        report.add(("checks",), "no checks — list pytest/testinfra files under checks.testinfra")
+    if not files and not any(checks.get(kind) for kind in PROBE_KINDS):
+        report.add(
+            ("checks",),
+            "no checks — list pytest/testinfra files under checks.testinfra, or sql, http and command checks",
+        )
     return files
 
 

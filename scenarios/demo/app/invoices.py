@@ -8,6 +8,8 @@ import datetime
 import decimal
 import json
 import os
+import socket
+import uuid
 
 import psycopg2
 import psycopg2.extras
@@ -40,6 +42,17 @@ def query(sql, *params):
 def healthz():
     query("SELECT 1")
     return "ok\n"
+
+
+@app.route("/api/status")
+def status():
+    (row,) = query("SELECT count(*) AS invoices, now() AS checked_at FROM invoices")
+    return jsonify({
+        "invoices": row["invoices"],
+        "checked_at": row["checked_at"],
+        "request_id": str(uuid.uuid4()),
+        "served_by": socket.gethostname(),
+    })
 
 
 @app.route("/")

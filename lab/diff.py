@@ -1,0 +1,212 @@
+"""Compare what a declarative check answered on the baseline and on a candidate, with the
+noise taken out. Pure functions on plain data (the `output` dicts of lab.results.Observation).
+
+Every output is rendered as lines: keyed facts (`status: 200`, `$.items[0].id: 7`,
+`exit code: 0`) and plain lines (`stdout | ...`, `row | ...`). Noise is learned from the
+data, the way Diffy does it: a fact that differs between two observations of the very same
+baseline (a second run, or a second baseline copy) is noise, and so is a plain line that
+differs there. What the candidate changes beyond that noise is a finding. Explicit rules
+(regex, JSON paths, SQL columns) are applied first. SQL noise is found per column, so a
+volatile column does not hide a real change in another column of the same row.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from lab.model import Ignore, Slowdown
+
+NOISE = "<noise>"
+IGNORED = "<ignored>"
+Line = tuple[str | None, str]  # (key for keyed facts, value)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The explicit ignore rules for one check (its own plus the scenario's)."""
+
+    regex: tuple[re.Pattern[str], ...] = ()
+    json_paths: tuple[re.Pattern[str], ...] = ()
+    columns: frozenset[str] = frozenset()
+    ordered: bool = True
+
+    @classmethod
+    def of(cls, *ignores: Ignore, ordered: bool = True) -> Rules:
+        return cls(
+            regex=tuple(re.compile(r) for i in ignores for r in i.regex),
+            json_paths=tuple(_path_pattern(p) for i in ignores for p in i.json_paths),
+            columns=frozenset(c for i in ignores for c in i.columns),
+            ordered=ordered,
+        )
+
+
+@dataclass(frozen=True)
+class OutputDiff:
+    changed: bool
+    diff: str  # unified diff, baseline → candidate, noise taken out
+    noise: tuple[str, ...]  # what was treated as noise
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """`$.items[*].id` matches `$.items[3].id` and everything below it.
+
+    >>> bool(_path_pattern("$.items[*].id").match("$.items[3].id.x"))
+    True
+    """
+    escaped = re.escape(path).replace(r"\[\*\]", r"\[\d+\]")
+    return re.compile(f"^{escaped}(?=$|[.\\[])")
+
+
+def flatten(value: Any, path: str = "$") -> list[tuple[str, str]]:
+    """JSON as (path, scalar) pairs in document order.
+
+    >>> flatten({"a": [1, {"b": None}]})
+    [('$.a[0]', '1'), ('$.a[1].b', 'null')]
+    """
+    if isinstance(value, dict) and value:
+        return [pair for k, v in value.items() for pair in flatten(v, f"{path}.{k}")]
+    if isinstance(value, list) and value:
+        return [pair for i, v in enumerate(value) for pair in flatten(v, f"{path}[{i}]")]
+    return [(path, json.dumps(value, ensure_ascii=False))]
+
+
+def render(output: dict[str, Any], rules: Rules, noisy_columns: frozenset[str] = frozenset()) -> list[Line]:
+    """The lines an output is compared by, with the explicit rules applied."""
+    lines: list[Line] = []
+    if "error" in output:
+        lines.append(("error", output["error"]))
+    if "exit_code" in output:
+        lines.append(("exit code", str(output["exit_code"])))
+        for stream in ("stdout", "stderr"):
+            lines += _text_lines(stream, output.get(stream, ""), rules)
+    if "status" in output:
+        lines.append(("status", str(output["status"])))
+        lines += [(f"header {k}", v) for k, v in sorted(output.get("headers", {}).items())]
+        body = output.get("body", {})
+        if "json" in body:
+            lines += [(p, v) for p, v in flatten(body["json"]) if not any(r.match(p) for r in rules.json_paths)]
+        for key in ("text", "binary (base64)"):
+            if key in body:
+                lines += _text_lines("body", str(body[key]), rules)
+    if "columns" in output:
+        lines += _sql_lines(output, rules, noisy_columns)
+    if "value" in output:
+        lines += [(p, v) for p, v in flatten(output["value"]) if not any(r.match(p) for r in rules.json_paths)]
+    return [(key, _mask(value, rules)) if key is not None else (key, value) for key, value in lines]
+
+
+def _text_lines(prefix: str, text: str, rules: Rules) -> list[Line]:
+    """Plain lines, each masked by the regex rules before it is prefixed."""
+    return [(None, f"{prefix} | {_mask(line, rules)}") for line in text.splitlines()]
+
+
+def _sql_lines(output: dict[str, Any], rules: Rules, noisy: frozenset[str]) -> list[Line]:
+    columns = [c for c in output["columns"] if c["name"] not in rules.columns]
+    keep = [i for i, c in enumerate(output["columns"]) if c["name"] not in rules.columns]
+    schema = ", ".join(f"{c['name']} {c['type']}".strip() for c in columns)
+    rows = []
+    for row in output["rows"]:
+        cells = [NOISE if output["columns"][i]["name"] in noisy else _mask(_cell(row[i]), rules) for i in keep]
+        rows.append(" | ".join(cells))
+    if not rules.ordered:
+        rows.sort()
+    return [("columns", schema), ("row count", str(len(rows)))] + [(None, f"row | {r}") for r in rows]
+
+
+def _cell(value: str | None) -> str:
+    return "NULL" if value is None else value
+
+
+def _mask(value: str, rules: Rules) -> str:
+    for pattern in rules.regex:
+        value = pattern.sub(IGNORED, value)
+    return value
+
+
+def noisy_columns(first: dict[str, Any], second: dict[str, Any], ordered: bool) -> frozenset[str]:
+    """SQL columns whose values differ between two observations of the same copy."""
+    if "columns" not in first or "columns" not in second or first["columns"] != second["columns"]:
+        return frozenset()
+    noisy = set()
+    for i, column in enumerate(first["columns"]):
+        a = [_cell(r[i]) for r in first["rows"]]
+        b = [_cell(r[i]) for r in second["rows"]]
+        if (a if ordered else sorted(a)) != (b if ordered else sorted(b)):
+            noisy.add(column["name"])
+    return frozenset(noisy)
+
+
+def compare(
+    baseline: dict[str, Any], again: list[dict[str, Any]], candidate: dict[str, Any], rules: Rules
+) -> OutputDiff:
+    """Diff the candidate's output against the baseline's, ignoring what differs between
+    the baseline and its repeated observations `again`."""
+    columns = frozenset().union(*(noisy_columns(baseline, other, rules.ordered) for other in again))
+    base = render(baseline, rules, columns)
+    others = [render(other, rules, columns) for other in again]
+    cand = render(candidate, rules, columns)
+    keys: set[str] = set()
+    for other in others:
+        keys |= _differing_keys(base, other)
+    base, cand = _masked(base, keys), _masked(cand, keys)
+    others = [_masked(other, keys) for other in others]
+    base_text, cand_text = _text(base), _text(cand)
+    noisy_lines: set[int] = set()
+    for other in others:
+        noisy_lines |= _changed_lines(base_text, _text(other))
+    # A candidate change that only touches lines the baseline itself varies on is noise.
+    aligned = list(cand_text)
+    matcher = difflib.SequenceMatcher(a=base_text, b=cand_text, autojunk=False)
+    for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
+        if tag == "replace" and i2 - i1 == j2 - j1 and all(i in noisy_lines for i in range(i1, i2)):
+            aligned[j1:j2] = base_text[i1:i2]
+    diff = "\n".join(difflib.unified_diff(base_text, aligned, "baseline", "candidate", n=2, lineterm=""))
+    noise = [f"{kind} {rule.pattern!r} (ignore rule)" for kind, rules_ in
+             (("regex", rules.regex), ("JSON path", rules.json_paths)) for rule in rules_]
+    noise = [n.replace("JSON path '^", "JSON path '").split("(?=")[0] + ("' (ignore rule)" if "(?=" in n else "")
+             for n in noise]
+    noise += [f"column {c} (ignore rule)" for c in sorted(rules.columns)]
+    noise += [f"{k} (differs between two observations of the baseline)" for k in sorted(keys)]
+    noise += [f"column {c} (differs between two observations of the baseline)" for c in sorted(columns)]
+    noise += [f"line '{base_text[i]}' (differs between two observations of the baseline)" for i in sorted(noisy_lines)]
+    return OutputDiff(changed=bool(diff), diff=diff, noise=tuple(noise))
+
+
+def _differing_keys(a: list[Line], b: list[Line]) -> set[str]:
+    da = {k: v for k, v in a if k is not None}
+    db = {k: v for k, v in b if k is not None}
+    return {k for k in da.keys() | db.keys() if da.get(k) != db.get(k)}
+
+
+def _masked(lines: list[Line], keys: set[str]) -> list[Line]:
+    return [(k, NOISE if k in keys else v) for k, v in lines]
+
+
+def _text(lines: list[Line]) -> list[str]:
+    return [f"{k}: {v}" if k is not None else v for k, v in lines]
+
+
+def _changed_lines(a: list[str], b: list[str]) -> set[int]:
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    return {i for tag, i1, i2, _, _ in matcher.get_opcodes() if tag != "equal" for i in range(i1, i2)}
+
+
+def slowdown(baseline: list[float], candidate: list[float], rule: Slowdown) -> tuple[bool, str]:
+    """Whether the candidate's median is slower than the rule allows, and how much.
+
+    >>> slowdown([0.010, 0.012], [0.100, 0.110], Slowdown(factor=1.5, floor=0.05))
+    (True, 'median 11.0 ms → 105.0 ms (9.5×)')
+    >>> slowdown([0.001], [0.003], Slowdown(factor=1.5, floor=0.05))[0]
+    False
+    """
+    if not baseline or not candidate:
+        return False, ""
+    b, c = statistics.median(baseline), statistics.median(candidate)
+    ratio = c / b if b > 0 else float("inf")
+    text = f"median {b * 1000:.1f} ms → {c * 1000:.1f} ms ({ratio:.1f}×)"
+    return (ratio >= rule.factor and c - b >= rule.floor), text

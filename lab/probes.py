@@ -1,0 +1,291 @@
+"""Declarative checks (sql, http, command): run them against one copy, record what they
+answered as plain, comparable data (lab.results.Observation).
+
+- sql runs the query with the service's own client (psql, mariadb/mysql, sqlite3) through
+  `docker exec`; PostgreSQL also reports column types and times each run itself.
+- http runs in the copy's probe container (lab/probe), which sends the request to the
+  service by name on the copy's own network and times each response itself.
+- command runs in the service's container; exit code, stdout and stderr are kept.
+
+Checks of one copy run concurrently. Each run is bounded by the check's timeout
+(`timeout` inside the container), so a hanging query or command cannot hang the pilot.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shlex
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from lab.engine import EngineLike, ExecResult
+from lab.errors import LabError
+from lab.model import CommandCheck, HttpCheck, Probe, SqlCheck
+from lab.results import Observation, Outcome
+from lab.scenario import Scenario
+
+PROBE_CONTEXT = Path(__file__).parent / "probe"
+NULL = "<NULL>"
+ROWS_MARK = "@@lab-rows@@"
+TIME_RE = re.compile(r"^Time: ([\d.]+) ms")
+PSQL_PREFIX_RE = re.compile(r"^psql:<stdin>:\d+: ", re.MULTILINE)
+PARALLEL = 4
+
+
+def all_checks(scenario: Scenario) -> list[tuple[str, Probe]]:
+    """(id, check) of every declarative check, e.g. ("sql:open invoices", SqlCheck(...))."""
+    checks = scenario.checks
+    return [
+        (f"{kind}:{c.name}", c)
+        for kind, items in (("sql", checks.sql), ("http", checks.http), ("command", checks.command))
+        for c in items
+    ]
+
+
+def run_all(engine: EngineLike, scenario: Scenario, containers: dict[str, str], probe: str | None) -> list[Observation]:
+    """Observe every declarative check once, several at a time."""
+    checks = all_checks(scenario)
+    with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="probe") as pool:
+        return list(pool.map(lambda item: observe(engine, item[0], item[1], containers, probe), checks))
+
+
+def observe(
+    engine: EngineLike, check_id: str, check: Probe, containers: dict[str, str], probe: str | None
+) -> Observation:
+    """Run one check against one copy; a failure to run is an observation too."""
+    container = containers[check.service]
+    try:
+        if isinstance(check, SqlCheck):
+            return _sql(engine, check_id, check, container)
+        if isinstance(check, HttpCheck):
+            if probe is None:
+                raise LabError("no probe container for HTTP checks")
+            return _http(engine, check_id, check, probe)
+        assert isinstance(check, CommandCheck)
+        return _command(engine, check_id, check, container)
+    except LabError as err:
+        return Observation(
+            id=check_id,
+            service=check.service,
+            outcome=Outcome.ERROR,
+            message=f"could not run: {err}",
+            output={"error": str(err)},
+        )
+
+
+def bounded(argv: list[str], seconds: float) -> list[str]:
+    """`argv` stopped by coreutils' timeout after `seconds` (exit code 124 or 137)."""
+    return ["timeout", "-s", "KILL", f"{seconds:g}", *argv]
+
+
+def _timed_out(result: ExecResult) -> bool:
+    return result.exit_code in (124, 137)
+
+
+# sql ----------------------------------------------------------------------------------
+def sql_script(query: str, repeat: int) -> str:
+    """The psql script: column types (\\gdesc), a marker, the rows, then timed repeats."""
+    q = query.strip().rstrip(";")
+    lines = [
+        "\\pset format csv",
+        f"\\pset null '{NULL}'",
+        "\\pset pager off",
+        f"{q} \\gdesc",
+        f"\\echo {ROWS_MARK}",
+        "\\timing on",
+        f"{q};",
+        "\\o /dev/null",
+    ]
+    lines += [f"{q};"] * (repeat - 1)
+    return "\n".join(lines) + "\n"
+
+
+def parse_psql(stdout: str, repeat: int) -> tuple[list[dict[str, str]], list[list[str | None]], list[float]]:
+    """Columns (name, type), rows and timings out of `sql_script`'s output."""
+    head, _, rest = stdout.partition(ROWS_MARK + "\n")
+    described = list(csv.reader(io.StringIO(head)))[1:]
+    columns = [{"name": row[0], "type": row[1]} for row in described if len(row) >= 2]
+    lines = rest.splitlines(keepends=True)
+    times: list[float] = []
+    while lines and TIME_RE.match(lines[-1]):
+        times.insert(0, float(TIME_RE.match(lines.pop()).group(1)) / 1000)  # type: ignore[union-attr]
+    rows = list(csv.reader(io.StringIO("".join(lines))))[1:] if columns else []
+    return columns, [[None if v == NULL else v for v in row] for row in rows], times[:repeat]
+
+
+def _sql(engine: EngineLike, check_id: str, check: SqlCheck, container: str) -> Observation:
+    if check.dialect == "postgresql":
+        argv = ["psql", "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--file=-"]
+        argv += [f"--username={check.user}"] if check.user else []
+        argv += [f"--dbname={check.database}"] if check.database else []
+        shell = 'printf "%s" "$LAB_SQL" | ' + shlex.join(argv)
+        result = engine.exec(
+            container,
+            bounded(["sh", "-c", shell], check.timeout),
+            env={"LAB_SQL": sql_script(check.query, check.repeat)},
+        )
+        if _timed_out(result):
+            return _deadline(check_id, check)
+        if result.exit_code != 0:
+            return _sql_error(check_id, check, PSQL_PREFIX_RE.sub("", result.stderr).strip(), result)
+        columns, rows, times = parse_psql(result.stdout, check.repeat)
+        return Observation(
+            id=check_id,
+            service=check.service,
+            outcome=Outcome.PASSED,
+            output={"columns": columns, "rows": rows},
+            seconds=times or [result.seconds],
+        )
+    return _sql_simple(engine, check_id, check, container)
+
+
+def _sql_simple(engine: EngineLike, check_id: str, check: SqlCheck, container: str) -> Observation:
+    """MariaDB/MySQL and SQLite: values through the client's CSV/tab output, timed per run."""
+    if check.dialect == "sqlite":
+        argv = ["sqlite3", "-header", "-csv", "-nullvalue", NULL, check.database or ":memory:", check.query]
+    else:
+        client = 'c=$(command -v mariadb || command -v mysql) || { echo "no mariadb or mysql client" >&2; exit 127; }'
+        args = ["--batch", "--raw", f"--execute={check.query}"]
+        args += [f"--user={check.user}"] if check.user else []
+        args += [check.database] if check.database else []
+        argv = ["sh", "-c", client + ' && exec "$c" "$@"', "sh", *args]
+    times: list[float] = []
+    first: ExecResult | None = None
+    for _ in range(check.repeat):
+        result = engine.exec(container, bounded(argv, check.timeout))
+        if _timed_out(result):
+            return _deadline(check_id, check)
+        if result.exit_code != 0:
+            return _sql_error(check_id, check, result.stderr.strip() or result.stdout.strip(), result)
+        first = first or result
+        times.append(result.seconds)
+    assert first is not None
+    delimiter = "," if check.dialect == "sqlite" else "\t"
+    table = list(csv.reader(io.StringIO(first.stdout), delimiter=delimiter))
+    header, rows = (table[0], table[1:]) if table else ([], [])
+    if check.dialect == "mysql":
+        rows = [[NULL if v == "NULL" else v for v in row] for row in rows]
+    return Observation(
+        id=check_id,
+        service=check.service,
+        outcome=Outcome.PASSED,
+        output={
+            "columns": [{"name": h, "type": ""} for h in header],
+            "rows": [[None if v == NULL else v for v in row] for row in rows],
+        },
+        seconds=times,
+    )
+
+
+def _sql_error(check_id: str, check: SqlCheck, message: str, result: ExecResult) -> Observation:
+    if result.exit_code == 127 or "not found" in message and "exec" in message:
+        message = f"no {check.dialect} client in service '{check.service}': {message}"
+    return Observation(
+        id=check_id,
+        service=check.service,
+        outcome=Outcome.FAILED,
+        message=message.splitlines()[0] if message else f"exit {result.exit_code}",
+        output={"error": message},
+        seconds=[result.seconds],
+    )
+
+
+# http ---------------------------------------------------------------------------------
+def _http(engine: EngineLike, check_id: str, check: HttpCheck, probe: str) -> Observation:
+    request = {
+        "host": check.service,
+        "port": check.port,
+        "method": check.method.upper(),
+        "path": check.path,
+        "headers": check.headers,
+        "body": check.body,
+        "repeat": check.repeat,
+        "timeout": check.timeout,
+    }
+    result = engine.exec(
+        probe,
+        bounded(["python3", "/usr/local/bin/http-probe"], check.timeout * check.repeat + 5),
+        env={"LAB_REQUEST": json.dumps(request)},
+    )
+    if _timed_out(result):
+        return _deadline(check_id, check)
+    try:
+        answer = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise LabError(f"the HTTP probe failed: {result.stderr.strip()[-500:]}") from None
+    if answer["error"]:
+        where = f"{check.method} http://{check.service}:{check.port}{check.path}"
+        return Observation(
+            id=check_id,
+            service=check.service,
+            outcome=Outcome.FAILED,
+            message=f"{where}: {answer['error']}",
+            output={"error": answer["error"]},
+        )
+    status = answer["status"]
+    passed = status == check.expect_status if check.expect_status is not None else status < 400
+    wanted = {h.lower() for h in check.compare_headers}
+    output = {
+        "status": status,
+        "headers": {k: v for k, v in answer["headers"].items() if k in wanted},
+        "body": _json_or_text(answer["body"], answer["binary"]),
+    }
+    message = "" if passed else f"HTTP {status} (expected {check.expect_status or 'a status below 400'})"
+    return Observation(
+        id=check_id,
+        service=check.service,
+        outcome=Outcome.PASSED if passed else Outcome.FAILED,
+        message=message,
+        output=output,
+        seconds=answer["seconds"],
+    )
+
+
+def _json_or_text(body: str, binary: bool) -> Any:
+    if binary:
+        return {"binary (base64)": body}
+    try:
+        return {"json": json.loads(body)}
+    except ValueError:
+        return {"text": body}
+
+
+# command ------------------------------------------------------------------------------
+def _command(engine: EngineLike, check_id: str, check: CommandCheck, container: str) -> Observation:
+    argv = ["sh", "-c", check.run] if isinstance(check.run, str) else list(check.run)
+    times: list[float] = []
+    first: ExecResult | None = None
+    for _ in range(check.repeat):
+        result = engine.exec(container, bounded(argv, check.timeout), user=check.user)
+        if _timed_out(result):
+            return _deadline(check_id, check)
+        first = first or result
+        times.append(result.seconds)
+    assert first is not None
+    passed = first.exit_code == check.expect_exit
+    message = ""
+    if not passed:
+        said = (first.stderr.strip() or first.stdout.strip()).splitlines()
+        message = f"exit code {first.exit_code} (expected {check.expect_exit})" + (f": {said[-1]}" if said else "")
+    return Observation(
+        id=check_id,
+        service=check.service,
+        outcome=Outcome.PASSED if passed else Outcome.FAILED,
+        message=message,
+        output={"exit_code": first.exit_code, "stdout": first.stdout, "stderr": first.stderr},
+        seconds=times,
+    )
+
+
+def _deadline(check_id: str, check: Probe) -> Observation:
+    return Observation(
+        id=check_id,
+        service=check.service,
+        outcome=Outcome.ERROR,
+        message=f"stopped at its deadline ({check.timeout:g} s)",
+        output={"error": "deadline"},
+    )

@@ -38,6 +38,17 @@ def lab_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise Exit(f"error: {err}", code=err.exit_code) from None
         except KeyboardInterrupt:
             raise Exit("interrupted", code=130) from None
+        except Exit:
+            raise
+        except Exception as err:  # a defect of the lab, not of the input: still exit 2, say where
+            import traceback
+
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            raise Exit(
+                f"internal error: {type(err).__name__}: {err} (at {Path(where.filename).name}:{where.lineno});"
+                " please report it with the command that caused it",
+                code=2,
+            ) from None
 
     return wrapper
 
@@ -100,7 +111,8 @@ def pilot(c: Context, name: str, keep: bool = False, out: str = "") -> None:
 
     loaded = scenario.load(name, SCENARIOS)
     eng = Engine.connect()
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    for kind in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(kind, _raise_interrupt)
     run = Pilot(eng, loaded, Path(out) if out else PILOTS, keep=keep, say=say)
     result = run.run()
     print(report.summary(result, run.run_dir))

@@ -2,7 +2,7 @@
 
 The pytest start-up is paid once per copy, not per check. The process gets the copy's
 containers through `lab.pytest_plugin` and writes one outcome per test, which is read back
-here. Running processes are tracked so that an interrupt can stop them at once.
+here, as each test finishes, so a deadline or an interrupt loses only the unfinished ones.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from lab.results import CheckResult, Outcome
 from lab.scenario import Scenario
 
-_live: set[subprocess.Popen[bytes]] = set()
-_live_lock = threading.Lock()
+POLL = 0.2  # seconds between looks at the cancel flag while pytest runs
 
 
 def pytest_command(scenario: Scenario, copy_file: Path, ini_file: Path) -> list[str]:
@@ -50,9 +50,17 @@ def pytest_command(scenario: Scenario, copy_file: Path, ini_file: Path) -> list[
 
 
 def run(
-    scenario: Scenario, variant: str, containers: dict[str, str], work: Path, timeout: float
+    scenario: Scenario,
+    variant: str,
+    containers: dict[str, str],
+    work: Path,
+    timeout: float,
+    cancelled: threading.Event,
 ) -> tuple[list[CheckResult], str]:
-    """Run every test file against one copy; returns the results and pytest's output."""
+    """Run every test file against one copy; returns the results and pytest's output.
+
+    The process is killed at the deadline or as soon as the run is cancelled; the
+    outcomes of the tests that finished before are kept."""
     work.mkdir(parents=True, exist_ok=True)
     results_file = work / "outcomes.json"
     copy_file = work / "copy.json"
@@ -82,21 +90,21 @@ def run(
         env=env,
         cwd=scenario.folder,
     )
-    with _live_lock:
-        _live.add(proc)
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        output, _ = proc.communicate()
-        timed_out = True
-    finally:
-        with _live_lock:
-            _live.discard(proc)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            output, _ = proc.communicate(timeout=POLL)
+            break
+        except subprocess.TimeoutExpired:  # retrying communicate() loses no output
+            if cancelled.is_set() or time.monotonic() > deadline:
+                proc.kill()
+                output, _ = proc.communicate()
+                break
     text = output.decode("utf-8", "replace")
     results = _read(results_file)
-    if timed_out:
+    if cancelled.is_set():
+        results.append(CheckResult(id="(checks)", outcome=Outcome.ERROR, message="stopped: the run was cancelled"))
+    elif time.monotonic() > deadline:
         results.append(
             CheckResult(
                 id="(checks)",
@@ -118,14 +126,8 @@ def run(
 
 
 def _read(path: Path) -> list[CheckResult]:
+    """The outcomes written so far, one JSON object per line."""
     if not path.is_file():
         return []
-    return [CheckResult.model_validate(item) for item in json.loads(path.read_text(encoding="utf-8"))]
-
-
-def stop_all() -> None:
-    """Kill every running check process (on interrupt)."""
-    with _live_lock:
-        procs = list(_live)
-    for proc in procs:
-        proc.kill()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [CheckResult.model_validate_json(line) for line in lines if line.strip()]

@@ -35,6 +35,8 @@ def classify(baseline: Outcome, candidate: Outcome) -> Status:
     >>> classify(Outcome.FAILED, Outcome.FAILED).value
     'failing'
     """
+    if baseline == Outcome.PASSED and candidate == Outcome.SKIPPED:
+        return Status.ERROR  # proven on the baseline, not on the candidate: not comparable
     if Outcome.SKIPPED in (baseline, candidate):
         return Status.SKIPPED
     if baseline == Outcome.PASSED:
@@ -114,14 +116,16 @@ def judge(
     regressions = counts.get(Status.REGRESSION.value, 0)
     changed = sum(1 for o in outputs if o.changed)
     slower = sum(1 for o in outputs if o.slower)
+    uncompared = counts.get(Status.ERROR.value, 0)
     if regressions:
         verdict = Verdict.FAIL
         reason = f"{_n(regressions, 'regression')}: passes on the baseline, fails on the candidate"
-    elif changed or slower:
+    elif changed or slower or uncompared:
         verdict = Verdict.REVIEW
         found = [_n(changed, "changed output")] if changed else []
         found += [_n(slower, "slowdown")] if slower else []
-        reason = f"{' and '.join(found)} beyond the baseline's own noise: a person should decide"
+        found += [_n(uncompared, "check") + " that could not be compared"] if uncompared else []
+        reason = f"{', '.join(found)}: a person should decide"
     else:
         verdict = Verdict.PASS
         reason = "no regression, no unexplained change: every check that passes on the baseline passes on the candidate"
@@ -160,6 +164,17 @@ def compare_outputs(
 
 def _n(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def baseline_evidence(baseline: CopyResult) -> str:
+    """Why the baseline's results prove nothing, or "" when they do."""
+    outcomes = baseline.checks + [o.as_check() for o in first_pass(baseline)]
+    broken = [c for c in outcomes if c.id == "(checks)"]
+    if broken:
+        return f"the checks could not run on the baseline: {broken[0].message}"
+    if not any(c.outcome == Outcome.PASSED for c in outcomes):
+        return "no check passed on the baseline, so a candidate cannot be compared with it — fix the checks first"
+    return ""
 
 
 def overall(verdicts: list[CandidateVerdict]) -> tuple[Verdict, int, str]:

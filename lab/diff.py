@@ -166,10 +166,15 @@ def compare(
         if tag == "replace" and i2 - i1 == j2 - j1 and all(i in noisy_lines for i in range(i1, i2)):
             aligned[j1:j2] = base_text[i1:i2]
     diff = "\n".join(difflib.unified_diff(base_text, aligned, "baseline", "candidate", n=2, lineterm=""))
-    noise = [f"{kind} {rule.pattern!r} (ignore rule)" for kind, rules_ in
-             (("regex", rules.regex), ("JSON path", rules.json_paths)) for rule in rules_]
-    noise = [n.replace("JSON path '^", "JSON path '").split("(?=")[0] + ("' (ignore rule)" if "(?=" in n else "")
-             for n in noise]
+    noise = [
+        f"{kind} {rule.pattern!r} (ignore rule)"
+        for kind, rules_ in (("regex", rules.regex), ("JSON path", rules.json_paths))
+        for rule in rules_
+    ]
+    noise = [
+        n.replace("JSON path '^", "JSON path '").split("(?=")[0] + ("' (ignore rule)" if "(?=" in n else "")
+        for n in noise
+    ]
     noise += [f"column {c} (ignore rule)" for c in sorted(rules.columns)]
     noise += [f"{k} (differs between two observations of the baseline)" for k in sorted(keys)]
     noise += [f"column {c} (differs between two observations of the baseline)" for c in sorted(columns)]

@@ -33,7 +33,10 @@ SERVICE = f"{NS}.service"
 KEEP = f"{NS}.keep"
 INPUTS = f"{NS}.inputs"
 OWNER = f"{NS}.owner"  # host:pid of the pilot that created the object
+STARTED = f"{NS}.started"  # when that pilot started (Unix time)
+FOREIGN_RUN_GRACE = 12 * 3600  # a run owned by another host is presumed alive this long
 
+_STARTED = str(int(time.time()))
 Labelled = tuple[str, str, dict[str, str]]  # (kind, name, labels)
 CONNECTION_ERRORS = (requests.exceptions.ConnectionError, docker.errors.DockerException)
 
@@ -44,7 +47,7 @@ def labels(run_id: str, scenario: str, variant: str = "", service: str = "") -> 
     >>> labels("r1", "demo", "baseline")[RUN]
     'r1'
     """
-    out = {RUN: run_id, SCENARIO: scenario, OWNER: f"{socket.gethostname()}:{os.getpid()}"}
+    out = {RUN: run_id, SCENARIO: scenario, OWNER: f"{socket.gethostname()}:{os.getpid()}", STARTED: _STARTED}
     if variant:
         out[VARIANT] = variant
     if service:
@@ -98,6 +101,7 @@ class RunObjects:
     scenario: str
     kept: bool
     owner: str
+    started: int
     containers: tuple[str, ...]
     networks: tuple[str, ...]
     volumes: tuple[str, ...]
@@ -109,9 +113,12 @@ class RunObjects:
         return bool(self.containers or self.networks or self.volumes)
 
     def owner_running(self) -> bool:
-        """True while the pilot that made these objects still runs on this host."""
+        """True while the pilot that made these objects still runs. A pilot on another
+        host (a shared engine) cannot be asked, so it is presumed alive for a while."""
         host, _, pid = self.owner.rpartition(":")
-        if host != socket.gethostname() or not pid.isdigit():
+        if host != socket.gethostname():
+            return bool(host) and time.time() - self.started < FOREIGN_RUN_GRACE
+        if not pid.isdigit():
             return False
         try:
             os.kill(int(pid), 0)
@@ -165,10 +172,16 @@ class Engine:
 
     # images ---------------------------------------------------------------------------
     def image_id(self, tag: str) -> str | None:
+        attrs = self._inspect_image(tag)
+        return str(attrs["Id"]) if attrs else None
+
+    def _inspect_image(self, ref: str) -> dict[str, Any] | None:
         try:
-            return str(self.client.images.get(tag).id)
-        except docker.errors.ImageNotFound:
-            return None
+            return dict(self._call(self.client.api.inspect_image, ref))
+        except EngineError as err:
+            if isinstance(err.__cause__, docker.errors.NotFound):
+                return None
+            raise EngineError(f"image '{ref}': {err}") from err
 
     def build(self, context: Path, dockerfile: str, args: dict[str, str], tag: str, labels: dict[str, str]) -> str:
         """Build `tag` from `context`; on failure, BuildFailed holds the failing step's output."""
@@ -212,11 +225,8 @@ class Engine:
 
     def image_summary(self, image: str) -> dict[str, str]:
         """Id and creation time of an image (for the report)."""
-        try:
-            attrs = self.client.images.get(image).attrs
-        except docker.errors.ImageNotFound:
-            return {"id": "", "created": ""}
-        return {"id": attrs["Id"], "created": attrs.get("Created", "")}
+        attrs = self._inspect_image(image) or {}
+        return {"id": attrs.get("Id", ""), "created": attrs.get("Created", "")}
 
     # objects of a run -----------------------------------------------------------------
     def create_network(self, name: str, labels: dict[str, str]) -> None:
@@ -300,11 +310,22 @@ class Engine:
             "volume": lambda name: api.remove_volume(name, force=True),
         }
         items = self._labelled(f"{RUN}={run_id}")
-        # Containers first (they hold the networks and volumes), all at once.
+        failures: list[str] = []
+
+        def attempt(kind: str, name: str) -> None:
+            try:
+                self._ignore_missing(remove[kind], name)
+            except EngineError as err:
+                failures.append(f"{kind} {name}: {err}")
+
+        # Containers first (they hold the networks and volumes), all at once; every
+        # object is attempted even when another could not be removed.
         for kind in ("container", "network", "volume"):
             names = [name for k, name, _ in items if k == kind]
             with ThreadPoolExecutor(max_workers=8, thread_name_prefix="remove") as pool:
-                list(pool.map(functools.partial(self._ignore_missing, remove[kind]), names))
+                list(pool.map(functools.partial(attempt, kind), names))
+        if failures:
+            raise EngineError("could not remove " + "; ".join(failures))
         return _run_objects(run_id, items)
 
     def _labelled(self, label: str) -> list[Labelled]:
@@ -330,7 +351,7 @@ class Engine:
             return fn(*args, **kwargs)
         except requests.exceptions.ConnectionError as err:
             raise EngineUnavailable(f"the Docker engine stopped answering ({_short(err)})") from err
-        except docker.errors.DockerException as err:
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
             raise EngineError(_short(err)) from err
 
     @classmethod
@@ -354,6 +375,7 @@ def _run_objects(run_id: str, items: list[Labelled]) -> RunObjects:
         scenario=first(SCENARIO),
         kept=first(KEEP) == "1",
         owner=first(OWNER),
+        started=int(first(STARTED) or 0),
         containers=names("container"),
         networks=names("network"),
         volumes=names("volume"),

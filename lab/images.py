@@ -91,6 +91,15 @@ def plan(scenario: Scenario) -> dict[tuple[str, str], ImagePlan]:
     return plans
 
 
+def slug(name: str) -> str:
+    """A name as Docker accepts it in an image reference.
+
+    >>> slug("Web Shop_2")
+    'web-shop_2'
+    """
+    return re.sub(r"[^a-z0-9_.-]+", "-", name.lower()).strip("-._") or "x"
+
+
 def probe_plan() -> ImagePlan:
     """The lab's own HTTP probe image (lab/probe)."""
     context = Path(__file__).parent / "probe"
@@ -107,7 +116,7 @@ def _plan_one(scenario: str, name: str, service: Service, folder: Path) -> Image
     text = (context / service.build.dockerfile).read_text(encoding="utf-8")
     bases = tuple(base_images(text, args))
     return ImagePlan(
-        ref=f"lab/{scenario}-{context.name}",  # the hash is appended once base ids are known
+        ref=f"lab/{slug(scenario)}-{slug(context.name)}",  # the hash is appended once base ids are known
         context=context,
         dockerfile=service.build.dockerfile,
         args=tuple(args.items()),

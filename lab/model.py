@@ -58,11 +58,11 @@ def _text_map(value: Any) -> dict[str, str]:
 
 def _argv(value: Any) -> list[str] | str:
     """A command: a list of arguments, or a string run by /bin/sh -c."""
-    if isinstance(value, str):
+    if isinstance(value, str) and value.strip():
         return value
-    if isinstance(value, list) and all(isinstance(a, (str, int, float)) for a in value):
+    if isinstance(value, list) and value and all(isinstance(a, (str, int, float)) for a in value):
         return [str(a) for a in value]
-    raise ValueError("expected a command: a list of arguments or a shell string")
+    raise ValueError("expected a command: a non-empty list of arguments or a shell string")
 
 
 def _str_list(value: Any) -> list[str]:
@@ -73,7 +73,8 @@ def _str_list(value: Any) -> list[str]:
     raise ValueError("expected a list of names")
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+Deadline = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 TextMap = Annotated[dict[str, str], BeforeValidator(_text_map)]
 Argv = Annotated[list[str] | str, BeforeValidator(_argv)]
 StrList = Annotated[list[str], BeforeValidator(_str_list)]
@@ -87,8 +88,8 @@ class Healthcheck(Model):
     """Compose's healthcheck; run by the engine and polled by the lab until healthy."""
 
     test: Argv
-    interval: Duration = 0.5
-    timeout: Duration = 5.0
+    interval: Deadline = 0.5
+    timeout: Deadline = 5.0
     retries: int = Field(default=3, ge=1)
     start_period: Duration = 0.0
 
@@ -186,7 +187,7 @@ class Probe(Model):
     service: str
     compare: bool = True  # diff the candidate's output against the baseline's
     repeat: int = Field(default=1, ge=1, le=1000)
-    timeout: Duration = 30.0
+    timeout: Deadline = 30.0
     ignore: Ignore = Ignore()
 
 
@@ -244,9 +245,9 @@ class Checks(Model):
 
 
 class Timeouts(Model):
-    build: Duration = 1800.0
-    ready: Duration = 120.0
-    checks: Duration = 600.0
+    build: Deadline = 1800.0
+    ready: Deadline = 120.0
+    checks: Deadline = 600.0
 
 
 class ScenarioFile(Model):
@@ -254,7 +255,7 @@ class ScenarioFile(Model):
 
     description: str
     client: str = ""
-    services: dict[str, Service]
+    services: dict[str, dict[str, Any] | None]  # each validated as a Service on its own
     baseline: VariantSpec = VariantSpec()
     candidates: dict[str, VariantSpec]
     checks: Checks = Checks()

@@ -9,10 +9,13 @@ baseline that does not start) ends with exit code 2.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import signal
 import threading
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +24,7 @@ from typing import TypeVar
 from lab import checks, compare, images, probes, report
 from lab.diff import Rules
 from lab.engine import ContainerSpec, EngineLike, labels
-from lab.errors import EXIT_COULD_NOT_RUN, EXIT_INTERRUPTED, Interrupted, LabError
+from lab.errors import Interrupted, LabError
 from lab.results import CopyResult, ImageRecord, PilotResult, ServiceInfo, Verdict
 from lab.scenario import TWIN, Scenario, Variant
 from lab.stage import CopyNames, stage_copy
@@ -73,7 +76,12 @@ class Pilot:
 
     def run(self) -> PilotResult:
         """Run the whole pipeline; never leaves copies behind unless `keep`."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise LabError(
+                f"cannot create the run folder {self.run_dir}: {err.strerror} — choose another with --out"
+            ) from None
         self.log(
             f"run {self.run_id}: {self.scenario.name} — "
             f"{', '.join(v.name for v in self.scenario.variants)} → {self.run_dir}"
@@ -94,10 +102,13 @@ class Pilot:
         except KeyboardInterrupt as err:
             self.fail(Interrupted("interrupted (Ctrl-C)"))
             interrupted = err
+        except Exception as err:  # a defect of the lab: still tear down and say so
+            self.fail(LabError(f"internal error: {type(err).__name__}: {err}"))
+            self.result.warnings.append("".join(traceback.format_exception(err)))
         finally:
             self.cancelled.set()
-            checks.stop_all()
-            self.wrap_up()
+            with deferred_signals():
+                self.wrap_up(interrupted=interrupted is not None)
         if interrupted is not None:
             raise Interrupted(f"interrupted; run folder: {self.run_dir}") from interrupted
         return self.result
@@ -123,8 +134,7 @@ class Pilot:
         except BaseException:
             # Stop the other copies and wait for their threads, so that none of them
             # creates anything after the teardown that follows.
-            self.cancelled.set()
-            checks.stop_all()
+            self.cancelled.set()  # the copies' threads and their pytest processes stop at this
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown()
@@ -162,6 +172,8 @@ class Pilot:
         for info in copy.services.values():
             info.image_id = self.engine.image_summary(info.image)["id"]
         containers = {s: i.container for s, i in copy.services.items()}
+        if self.cancelled.is_set():
+            raise Interrupted("stopped before the checks")
         t_checks = self.clock()
         if self.scenario.test_files and variant.name != TWIN:  # the twin only samples noise
             results, output = checks.run(
@@ -170,6 +182,7 @@ class Pilot:
                 containers,
                 self.run_dir / "checks" / variant.name,
                 self.scenario.timeouts.checks,
+                self.cancelled,
             )
             (self.run_dir / "checks" / variant.name / "pytest.log").write_text(output, encoding="utf-8")
             copy.checks = results
@@ -216,6 +229,9 @@ class Pilot:
         baseline = self.copies[self.scenario.baseline.name]
         if not baseline.ready:
             raise LabError(f"the baseline did not start, so nothing can be compared:\n{baseline.error}")
+        useless = compare.baseline_evidence(baseline)
+        if useless:
+            raise LabError(f"{useless} (see {self.run_dir / 'checks' / baseline.variant / 'pytest.log'})")
         twin = self.copies.get(TWIN)
         rules = {
             check_id: compare.ProbeRule(
@@ -230,10 +246,10 @@ class Pilot:
         ]
         self.result.verdict, self.result.exit_code, self.result.reason = compare.overall(self.result.candidates)
 
-    def wrap_up(self) -> None:
+    def wrap_up(self, interrupted: bool) -> None:
         """Keep the logs, tear down (or keep), write the run folder — each step even if
         the one before failed; a step that fails becomes a warning in the results."""
-        keep = self.keep and not self.result.error
+        keep = self.keep and not interrupted
         steps: list[tuple[str, Callable[[], None]]] = [
             ("logs", self.save_logs),
             ("keep", self.keep_copies) if keep else ("teardown", self.teardown),
@@ -241,7 +257,7 @@ class Pilot:
         for name, step in steps:
             try:
                 self.timed(name, step)
-            except LabError as err:
+            except Exception as err:  # noqa: BLE001 — the next step must run regardless
                 self.result.warnings.append(f"{name} incomplete: {err}")
                 self.log(f"warning: {name} incomplete: {err}")
         if not keep and self.result.warnings:
@@ -277,9 +293,7 @@ class Pilot:
     # helpers --------------------------------------------------------------------------
     def fail(self, err: LabError) -> None:
         self.result.verdict = Verdict.ERROR
-        self.result.exit_code = (
-            EXIT_INTERRUPTED if isinstance(err, Interrupted) else err.exit_code or EXIT_COULD_NOT_RUN
-        )
+        self.result.exit_code = err.exit_code
         self.result.error = str(err)
         self.result.reason = "the pilot could not run: " + str(err).splitlines()[0]
         self.log(f"error: {err}")
@@ -306,6 +320,21 @@ class Pilot:
 
     def log(self, message: str) -> None:
         self.say(f"[{self.clock() - self.t0:6.1f}s] {message}")
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Let the cleanup finish: Ctrl-C, SIGTERM and SIGHUP are ignored while it runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kinds = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {kind: signal.signal(kind, signal.SIG_IGN) for kind in kinds}
+    try:
+        yield
+    finally:
+        for kind, handler in before.items():
+            signal.signal(kind, handler)
 
 
 def _now() -> str:

@@ -77,39 +77,46 @@ def host(lab: LabCopy, _lab_service: str) -> testinfra.host.Host:
 
 
 class Recorder:
-    """Collects one outcome per test (setup, call and teardown folded) and writes them."""
+    """Folds setup, call and teardown into one outcome per test, and appends it to the
+    results file (a JSON object per line) as soon as the test is finished."""
 
     RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 
     def __init__(self, path: Path):
         self.path = path
-        self.results: dict[str, dict[str, Any]] = {}
+        self.path.write_text("", encoding="utf-8")
+        self.open: dict[str, dict[str, Any]] = {}
 
     def add(self, nodeid: str, outcome: str, seconds: float, message: str, detail: str) -> None:
-        entry = self.results.setdefault(
+        entry = self.open.setdefault(
             nodeid, {"id": nodeid, "outcome": "passed", "seconds": 0.0, "message": "", "detail": ""}
         )
         entry["seconds"] = round(entry["seconds"] + seconds, 4)
         if self.RANK[outcome] > self.RANK[entry["outcome"]]:
             entry.update(outcome=outcome, message=message, detail=detail)
 
+    def finish(self, nodeid: str) -> None:
+        entry = self.open.pop(nodeid, None)
+        if entry is not None:
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(entry) + "\n")
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.passed:
             self.add(report.nodeid, "passed", report.duration, "", "")
-            return
-        if report.skipped:
+        elif report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
             self.add(report.nodeid, "skipped", report.duration, str(reason), "")
-            return
-        outcome = "failed" if report.when == "call" else "error"
-        self.add(report.nodeid, outcome, report.duration, _headline(report), _tail(report.longreprtext))
+        else:
+            outcome = "failed" if report.when == "call" else "error"
+            self.add(report.nodeid, outcome, report.duration, _headline(report), _tail(report.longreprtext))
+        if report.when == "teardown":
+            self.finish(report.nodeid)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.add(report.nodeid or "(collection)", "error", 0.0, _headline(report), _tail(report.longreprtext))
-
-    def pytest_sessionfinish(self) -> None:
-        self.path.write_text(json.dumps(list(self.results.values()), indent=1), encoding="utf-8")
+            self.finish(report.nodeid or "(collection)")
 
 
 def _headline(report: pytest.TestReport | pytest.CollectReport) -> str:

@@ -17,7 +17,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -26,6 +26,7 @@ from lab.errors import ScenarioError
 from lab.model import NAME_RE, Checks, ScenarioFile, Service, Timeouts
 
 SCENARIO_FILE = "scenario.yml"
+M = TypeVar("M", bound=BaseModel)
 BASELINE = "baseline"
 TWIN = "baseline-2"  # the second baseline copy, staged when checks.noise.second_copy asks
 PROBE_KINDS = ("sql", "http", "command")
@@ -82,6 +83,26 @@ def deep_merge(base: Any, override: Any) -> Any:
     return copy.deepcopy(override)
 
 
+def start_order(services: dict[str, Service]) -> list[list[str]]:
+    """Waves of services: each wave depends only on earlier waves.
+
+    >>> start_order({"app": Service(image="a", depends_on=["db"]), "db": Service(image="d")})
+    [['db'], ['app']]
+    """
+    waves: list[list[str]] = []
+    placed: set[str] = set()
+    while len(placed) < len(services):
+        wave = sorted(n for n, s in services.items() if n not in placed and set(s.depends_on) <= placed)
+        if not wave:
+            cycle = sorted(set(services) - placed)
+            raise ScenarioError(
+                f"services {', '.join(cycle)} depend on each other in a cycle — break the cycle in depends_on"
+            )
+        waves.append(wave)
+        placed.update(wave)
+    return waves
+
+
 def available(scenarios_dir: Path) -> dict[str, Path]:
     """Scenario names found under `scenarios_dir`, each with its folder."""
     if not scenarios_dir.is_dir():
@@ -126,20 +147,37 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
     if not isinstance(data, dict):
         raise ScenarioError(f"{shown}:1: the file must be a mapping with description, services, candidates")
     report = _Problems(shown, positions)
-    spec: ScenarioFile | None = None
-    try:
-        spec = ScenarioFile.model_validate(data)
-    except ValidationError as err:
-        report.pydantic(err, (), ScenarioFile)
-    # References and files are checked on the raw data, so that they are reported
-    # together with type errors rather than after the user fixes those.
-    _check_references(data, report)
-    test_files = _check_files(data, folder, report)
+    # Every part is validated on its own, so that all problems are reported at once.
+    spec = report.validate(ScenarioFile, data, ())
+    services_raw = _mapping(data.get("services"))
+    base = {name: report.validate(Service, raw or {}, ("services", name)) for name, raw in services_raw.items()}
+    overrides = {
+        where: {
+            name: report.validate(Service, raw or {}, where + ("services", name))
+            for name, raw in _mapping(_mapping(variant).get("services")).items()
+        }
+        for where, variant in _variant_specs(data)
+    }
+    _check_names(data, report)
+    test_files = _test_files(data, folder, report)
+    variants = []
+    if spec is None or None in base.values():  # check what can be checked
+        _check_stack({n: s for n, s in base.items() if s}, (BASELINE,), folder, report, set(base))
+    else:
+        for (where, variant), role in zip(
+            _variant_specs(data), ["baseline"] + ["candidate"] * len(spec.candidates), strict=True
+        ):
+            stack = _resolve(base, overrides[where], where, report)
+            _check_stack(stack, where, folder, report, set(stack))
+            name = BASELINE if where == (BASELINE,) else str(where[1])
+            variants.append(Variant(name, role, str(_mapping(variant).get("description", "")).strip(), stack))
     if spec is None or report.lines:
         raise ScenarioError(report.lines)
-    variants = _resolve_variants(spec, data, report)
-    if report.lines:
-        raise ScenarioError(report.lines)
+    if spec.checks.noise.second_copy:
+        variants.insert(
+            1,
+            Variant(TWIN, "baseline", "a second copy of the baseline, to tell noise from change", variants[0].services),
+        )
     return Scenario(
         name=folder.name,
         folder=folder,
@@ -162,50 +200,75 @@ def _names(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _resolve_variants(spec: ScenarioFile, data: dict[str, Any], report: _Problems) -> list[Variant]:
-    """Each variant's full stack: its overrides deep-merged into the shared services."""
-    variants = []
-    named = [(BASELINE, "baseline", (BASELINE,), spec.baseline)] + [
-        (name, "candidate", ("candidates", name), v) for name, v in spec.candidates.items()
-    ]
-    for name, role, where, variant in named:
-        merged: dict[str, Service] = {}
-        for service in spec.services:
-            raw = deep_merge(data["services"][service] or {}, variant.services.get(service) or {})
-            try:
-                merged[service] = Service.model_validate(raw)
-            except ValidationError as err:
-                report.pydantic(err, where + ("services", service), Service)
-        variants.append(Variant(name, role, variant.description.strip(), merged))
-    if spec.checks.noise.second_copy:
-        base = variants[0]
-        variants.insert(
-            1, Variant(TWIN, "baseline", "a second copy of the baseline, to tell noise from change", base.services)
+def _variant_specs(data: dict[str, Any]) -> list[tuple[yamlpos.KeyPath, Any]]:
+    """(where, raw spec) of the baseline and of every candidate."""
+    candidates = _mapping(data.get("candidates"))
+    return [((BASELINE,), data.get(BASELINE))] + [(("candidates", name), v) for name, v in candidates.items()]
+
+
+def _resolve(
+    base: dict[str, Service | None], overrides: dict[str, Service | None], where: yamlpos.KeyPath, report: _Problems
+) -> dict[str, Service]:
+    """A variant's full stack: its overrides deep-merged into the shared services. Both
+    sides are merged in their validated, normalised form (`build: db` is
+    `build: {context: db}`), keeping only what each actually says."""
+    stack = {}
+    for name, service in base.items():
+        assert service is not None
+        override = overrides.get(name)
+        merged = deep_merge(
+            service.model_dump(exclude_unset=True), override.model_dump(exclude_unset=True) if override else {}
         )
-    return variants
+        validated = report.validate(Service, merged, where + ("services", name))
+        if validated is not None:
+            stack[name] = validated
+    return stack
 
 
-def _check_references(data: dict[str, Any], report: _Problems) -> None:
+def _check_stack(
+    stack: dict[str, Service], where: yamlpos.KeyPath, folder: Path, report: _Problems, names: set[str]
+) -> None:
+    """What a variant's resolved stack must satisfy: something to run, known
+    dependencies without cycles, build folders and Dockerfiles that exist."""
+
+    def at(name: str, *rest: str) -> yamlpos.KeyPath:
+        # The problem is the override's when the variant sets that key, else the stack's.
+        own = where + ("services", name) + rest[:1]
+        return own + rest[1:] if report.positions.has(own) else ("services", name) + rest
+
+    for name, service in stack.items():
+        if service.image is None and service.build is None:
+            report.add(at(name), "needs 'image' or 'build' — say what to run")
+        for dep in service.depends_on:
+            if dep not in names:
+                report.add(at(name, "depends_on"), f"unknown service '{dep}'{_did_you_mean(dep, names)}")
+        if service.build is not None:
+            context = folder / service.build.context
+            dockerfile = context / service.build.dockerfile
+            if not context.is_dir():
+                report.add(at(name, "build", "context"), f"folder not found: {_shown(context)}")
+            elif not dockerfile.is_file():
+                report.add(at(name, "build"), f"Dockerfile not found: {_shown(dockerfile)}")
+    known = {n: s for n, s in stack.items() if set(s.depends_on) <= set(stack)}
+    try:
+        start_order(known)
+    except ScenarioError as err:
+        report.add(at(sorted(known)[0], "depends_on") if known else where, str(err))
+
+
+def _check_names(data: dict[str, Any], report: _Problems) -> None:
+    """Names and references that do not depend on the variants."""
     services = _mapping(data.get("services"))
-    for service, raw in services.items():
-        svc = _mapping(raw)
+    for service in services:
         if not NAME_RE.match(str(service)):
             report.add(("services", service), "service names use a-z, 0-9 and '-' (max 31 characters)")
-        if "image" not in svc and "build" not in svc:
-            report.add(("services", service), "needs 'image' or 'build' — say what to run")
-        for dep in _names(svc.get("depends_on")):
-            if dep not in services:
-                report.add(
-                    ("services", service, "depends_on"), f"unknown service '{dep}'{_did_you_mean(dep, services)}"
-                )
     candidates = _mapping(data.get("candidates"))
     if not candidates:
         report.add(("candidates",), "no candidate — name at least one proposed upgrade")
     for name in candidates:
-        if name == BASELINE or not NAME_RE.match(str(name)):
+        if name in (BASELINE, TWIN) or not NAME_RE.match(str(name)):
             report.add(("candidates", name), "candidate names use a-z, 0-9 and '-', and are not 'baseline'")
-    overrides = [((BASELINE,), data.get(BASELINE))] + [(("candidates", n), v) for n, v in candidates.items()]
-    for where, variant in overrides:
+    for where, variant in _variant_specs(data):
         for service in _mapping(_mapping(variant).get("services")):
             if service not in services:
                 report.add(
@@ -216,11 +279,11 @@ def _check_references(data: dict[str, Any], report: _Problems) -> None:
     hosts: list[tuple[yamlpos.KeyPath, str]] = []
     if isinstance(checks.get("host"), str):
         hosts.append((("checks", "host"), checks["host"]))
-    for index, test in enumerate(checks.get("testinfra") or []):
+    for index, test in enumerate(_list(checks.get("testinfra"))):
         hosts += [(("checks", "testinfra", index, "hosts"), h) for h in _names(_mapping(test).get("hosts"))]
     for kind in PROBE_KINDS:
         seen: set[str] = set()
-        for index, probe in enumerate(checks.get(kind) or []):
+        for index, probe in enumerate(_list(checks.get(kind))):
             probe = _mapping(probe)
             if isinstance(probe.get("service"), str):
                 hosts.append(((("checks", kind, index, "service")), probe["service"]))
@@ -235,41 +298,44 @@ def _check_references(data: dict[str, Any], report: _Problems) -> None:
             report.add(key_path, f"unknown service '{host}'{_did_you_mean(host, services)}")
 
 
-def _check_files(data: dict[str, Any], folder: Path, report: _Problems) -> list[tuple[Path, tuple[str, ...]]]:
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _test_files(data: dict[str, Any], folder: Path, report: _Problems) -> list[tuple[Path, tuple[str, ...]]]:
+    """The test files with the services each runs against; a file listed twice runs once,
+    against the hosts of both entries."""
     services = _mapping(data.get("services"))
-    for service, raw in services.items():
-        build = _mapping(raw).get("build")
-        if isinstance(build, str):
-            build = {"context": build}
-        if not isinstance(build, dict):
-            continue
-        context = folder / str(build.get("context", "."))
-        dockerfile = context / str(build.get("dockerfile", "Dockerfile"))
-        if not context.is_dir():
-            report.add(("services", service, "build", "context"), f"folder not found: {_shown(context)}")
-        elif not dockerfile.is_file():
-            report.add(("services", service, "build"), f"Dockerfile not found: {_shown(dockerfile)}")
     checks = _mapping(data.get("checks"))
     default_host = str(checks["host"]) if isinstance(checks.get("host"), str) else str(next(iter(services), ""))
-    files = []
-    for index, test in enumerate(checks.get("testinfra") or []):
+    files: dict[Path, list[str]] = {}
+    for index, test in enumerate(_list(checks.get("testinfra"))):
         entry = {"file": test} if isinstance(test, str) else _mapping(test)
         if not isinstance(entry.get("file"), str):
             continue  # reported by the type check
-        path = folder / entry["file"]
+        path = (folder / entry["file"]).resolve()
         if not path.is_file():
             report.add(("checks", "testinfra", index), f"test file not found: {_shown(path)}")
-        files.append((path, tuple(_names(entry.get("hosts")) or [default_host])))
-    if not files and not any(checks.get(kind) for kind in PROBE_KINDS):
+        hosts = files.setdefault(path, [])
+        hosts += [h for h in _names(entry.get("hosts")) or [default_host] if h not in hosts]
+    if not files and not any(_list(checks.get(kind)) for kind in PROBE_KINDS):
         report.add(
             ("checks",),
             "no checks — list pytest/testinfra files under checks.testinfra, or sql, http and command checks",
         )
-    return files
+    return [(path, tuple(hosts)) for path, hosts in files.items()]
 
 
 class _Problems:
     """Collects problems as `file:line: key.path: message` lines."""
+
+    def validate(self, model: type[M], data: Any, prefix: yamlpos.KeyPath) -> M | None:
+        """`data` as a `model`, or None with its problems recorded."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as err:
+            self.pydantic(err, prefix, model)
+            return None
 
     def __init__(self, shown: str, positions: yamlpos.Positions):
         self.shown = shown
@@ -300,7 +366,7 @@ class _Problems:
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The field names of the model reached by following `loc` from `model`.
 
-    >>> _fields_at(ScenarioFile, ("services", "db", "build"))
+    >>> _fields_at(Service, ("build",))
     ['context', 'dockerfile', 'args']
     """
     current: Any = model

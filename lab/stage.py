@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from lab.engine import ContainerSpec, ContainerState, EngineLike, labels
 from lab.errors import Interrupted, NotReady
 from lab.model import Healthcheck, Service
-from lab.scenario import Variant
+from lab.scenario import Variant, start_order
 
 Clock = Callable[[], float]
 LOG_LINES_ON_FAILURE = 15
@@ -65,26 +65,6 @@ def healthcheck_config(check: Healthcheck) -> dict[str, object]:
     }
 
 
-def start_order(services: dict[str, Service]) -> list[list[str]]:
-    """Waves of services: each wave depends only on earlier waves.
-
-    >>> start_order({"app": Service(image="a", depends_on=["db"]), "db": Service(image="d")})
-    [['db'], ['app']]
-    """
-    waves: list[list[str]] = []
-    placed: set[str] = set()
-    while len(placed) < len(services):
-        wave = sorted(n for n, s in services.items() if n not in placed and set(s.depends_on) <= placed)
-        if not wave:
-            cycle = sorted(set(services) - placed)
-            raise NotReady(
-                f"services {', '.join(cycle)} depend on each other in a cycle — break the cycle in depends_on"
-            )
-        waves.append(wave)
-        placed.update(wave)
-    return waves
-
-
 def container_spec(
     names: CopyNames, scenario: str, variant: str, service: str, svc: Service, image: str
 ) -> ContainerSpec:
@@ -128,6 +108,8 @@ def stage_copy(
     start = clock()
     deadline = start + ready_timeout
     for wave in start_order(variant.services):
+        if cancelled.is_set():
+            raise Interrupted("stopped before starting " + ", ".join(wave))
         for service in wave:
             engine.start(
                 container_spec(names, scenario, variant.name, service, variant.services[service], images[service])

@@ -51,30 +51,42 @@ def load(path: Path, shown: str) -> tuple[Any, Positions]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ScenarioError(f"{shown}: cannot read the file: {err.strerror}") from err
+    loader = yaml.SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = loader.get_single_node()
+        positions = Positions()
+        problems: list[str] = []
+        if node is None:
+            return None, positions
+        _walk(node, (), positions, problems, shown, depth=0)
+        if problems:
+            raise ScenarioError(problems)
+        return loader.construct_document(node), positions
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
-        raise ScenarioError(
-            f"{where}: YAML syntax error: {err.problem or err.context} — fix the YAML at that spot"
-        ) from err
-    positions = Positions()
-    problems: list[str] = []
-    if node is None:
-        return None, positions
-    _walk(node, (), positions, problems, shown)
-    if problems:
-        raise ScenarioError(problems)
-    data = yaml.safe_load(text)
-    return data, positions
+        raise ScenarioError(f"{where}: YAML error: {err.problem or err.context} — fix the YAML at that spot") from None
+    except (yaml.YAMLError, ValueError, TypeError) as err:
+        raise ScenarioError(f"{shown}: YAML error: {err} — use plain mappings, lists and values") from None
+    finally:
+        loader.dispose()
 
 
-def _walk(node: yaml.Node, path: KeyPath, pos: Positions, problems: list[str], shown: str) -> None:
-    pos.record(path, node.start_mark.line + 1)
+MAX_DEPTH = 50
+
+
+def _walk(node: yaml.Node, path: KeyPath, pos: Positions, problems: list[str], shown: str, depth: int) -> None:
+    line = node.start_mark.line + 1
+    pos.record(path, line)
+    if depth > MAX_DEPTH:
+        problems.append(f"{shown}:{line}: nested too deeply (a YAML alias that refers to itself?) — simplify it")
+        return
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(f"{shown}:{key_node.start_mark.line + 1}: keys must be plain text — rename that key")
+                continue
             key = key_node.value
             if key in seen:
                 problems.append(
@@ -83,7 +95,7 @@ def _walk(node: yaml.Node, path: KeyPath, pos: Positions, problems: list[str], s
                 )
             seen.add(key)
             pos.record(path + (key,), key_node.start_mark.line + 1)
-            _walk(value_node, path + (key,), pos, problems, shown)
+            _walk(value_node, path + (key,), pos, problems, shown, depth + 1)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, path + (index,), pos, problems, shown)
+            _walk(item, path + (index,), pos, problems, shown, depth + 1)

@@ -93,6 +93,7 @@ class FakeEngine:
             "",
             any(lbl.get("io.upgrade-pilot-lab.keep") for lbl in self.volumes.values() if lbl[RUN] == run_id),
             "",
+            0,
             tuple(n for n, c in self.containers.items() if c.labels[RUN] == run_id),
             tuple(n for n, lbl in self.networks.items() if lbl[RUN] == run_id),
             tuple(n for n, lbl in self.volumes.items() if lbl[RUN] == run_id),

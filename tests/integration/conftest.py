@@ -53,19 +53,19 @@ def invoke(*args: str, env: dict[str, str] | None = None, timeout: float = 900) 
 @pytest.fixture
 def pilot(tmp_path: Path, client: docker.DockerClient):
     """Run `invoke pilot <scenario> --out tmp`; afterwards, nothing of the run may be left."""
-    runs: list[Finished] = []
+    runs: list[tuple[Finished, tuple[str, ...]]] = []
 
     def run(scenario: str, *extra: str) -> Finished:
         out = tmp_path / f"pilots{len(runs)}"
         proc = invoke("pilot", scenario, "--out", str(out), *extra)
         folders = sorted(out.glob("*/*")) if out.exists() else []
         finished = Finished(proc.returncode, proc.stdout, proc.stderr, folders[-1] if folders else None)
-        runs.append(finished)
+        runs.append((finished, extra))
         return finished
 
     yield run
-    for finished in runs:
-        if finished.run_dir is not None and "--keep" not in finished.stderr:
+    for finished, extra in runs:
+        if finished.run_dir is not None and "--keep" not in extra:
             assert leftovers(client, finished.run_id) == [], f"run {finished.run_id} left objects behind"
 
 

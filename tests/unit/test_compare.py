@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.compare import classify, compare, judge, overall
+from lab.compare import baseline_evidence, classify, compare, judge, overall
 from lab.results import CheckResult, CopyResult, Outcome, Status, Verdict
 
 P, F, E, S, N = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.SKIPPED, Outcome.NOT_RUN
@@ -24,7 +24,9 @@ P, F, E, S, N = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.SKIPPED, 
         (E, E, Status.ERROR),
         (N, P, Status.ERROR),
         (S, P, Status.SKIPPED),
-        (P, S, Status.SKIPPED),
+        (P, S, Status.ERROR),
+        (S, S, Status.SKIPPED),
+        (S, F, Status.SKIPPED),
     ],
 )
 def test_classify(baseline, candidate, status):
@@ -80,3 +82,25 @@ def test_overall_exit_codes():
     assert overall([ok, bad])[:2] == (Verdict.FAIL, 1)
     assert "y (1 regression" in overall([ok, bad])[2]
     assert overall([])[:2] == (Verdict.ERROR, 2)
+
+
+def test_checks_that_cannot_be_compared_need_review():
+    verdict = judge(copy("baseline", results(a=P, b=P)), copy("next", results(a=P, b=S)))
+    assert verdict.verdict == Verdict.REVIEW
+    assert "1 check that could not be compared" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    "checks,reason",
+    [
+        (
+            [CheckResult(id="(checks)", outcome=E, message="pytest crashed")],
+            "could not run on the baseline: pytest crashed",
+        ),
+        (results(a=F, b=E), "no check passed on the baseline"),
+        ([], "no check passed on the baseline"),
+    ],
+)
+def test_a_baseline_that_proves_nothing_is_named(checks, reason):
+    assert reason in baseline_evidence(copy("baseline", checks))
+    assert baseline_evidence(copy("baseline", results(a=P, b=F))) == ""

@@ -112,7 +112,7 @@ def test_wrong_type_names_the_key(write_scenario):
 
 def test_yaml_syntax_error_has_line_and_column(write_scenario):
     found = problems(write_scenario, "description: x\nservices:\n  db: [unclosed\n")
-    assert len(found) == 1 and "scenario.yml:4:1: YAML syntax error: expected ',' or ']'" in found[0], found
+    assert len(found) == 1 and "scenario.yml:4:1: YAML error: expected ',' or ']'" in found[0], found
 
 
 def test_duplicate_keys_are_errors(write_scenario):
@@ -152,3 +152,64 @@ def test_durations(text, seconds):
 def test_summary_reads_the_description_only(tmp_path: Path):
     (tmp_path / "scenario.yml").write_text("description: First line\n  continues\nservices: {}\n")
     assert scenario.summary(tmp_path) == "First line continues"
+
+
+SHORT = """
+description: Short forms
+services:
+  db:
+    build: db
+    environment: [A=1, B=2]
+candidates:
+  next:
+    services:
+      db:
+        build: {args: {V: "16"}}
+        environment: {B: "3"}
+checks:
+  testinfra:
+    - t.py
+    - {file: t.py, hosts: [db]}
+"""
+
+
+def test_overrides_merge_with_short_forms(write_scenario):
+    loaded = scenario.load(str(write_scenario(SHORT, {"db/Dockerfile": "FROM x\n", "t.py": ""})))
+    db = loaded.candidates[0].services["db"]
+    assert db.build.context == "db" and db.build.args == {"V": "16"}
+    assert db.environment == {"A": "1", "B": "3"}
+    # one file listed twice runs once, against the hosts of both entries
+    assert [hosts for _, hosts in loaded.test_files] == [("db",)]
+
+
+def test_candidate_problems_point_at_the_candidate(write_scenario):
+    text = SHORT.replace('build: {args: {V: "16"}}', "build: {context: db16}\n        depends_on: [cache]")
+    found = problems(write_scenario, text, {"db/Dockerfile": "FROM x\n", "t.py": ""})
+    joined = "\n".join(found)
+    assert "candidates.next.services.db.build.context: folder not found:" in joined and "shop/db16" in joined
+    assert "candidates.next.services.db.depends_on: unknown service 'cache'" in joined
+
+
+def test_override_errors_come_with_the_others(write_scenario):
+    text = SHORT.replace('build: {args: {V: "16"}}', "imgae: x")
+    found = problems(write_scenario, text, {"db/Dockerfile": "FROM x\n"})
+    joined = "\n".join(found)
+    assert "candidates.next.services.db.imgae: unknown key — did you mean 'image'?" in joined
+    assert "test file not found" in joined
+
+
+def test_dependency_cycles_are_found_at_validation(write_scenario):
+    text = VALID.replace("    environment: {PGDATA: /data}", "    environment: {PGDATA: /data}\n    depends_on: [app]")
+    found = problems(write_scenario, text)
+    assert any("depend on each other in a cycle" in p for p in found), found
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("  app:\n", "  app:\n    healthcheck: {test: []}\n", "services.app.healthcheck.test: expected a command"),
+    ("checks:\n", "timeouts: {ready: -5}\nchecks:\n", "timeouts.ready: Input should be greater than 0"),
+    ("checks:\n", "checks:\n  ignore: {regex: ['[']}\n", "checks.ignore.regex.0: '[' is not a valid regular expression"),
+    ("checks:\n", "checks:\n  sql: [{name: q, service: dbb, query: SELECT 1}]\n", "checks.sql.0.service: unknown service 'dbb'"),
+])
+def test_bad_values_are_named(write_scenario, old, new, message):
+    found = problems(write_scenario, VALID.replace(old, new, 1))
+    assert any(message in p for p in found), found

@@ -9,10 +9,10 @@ import threading
 import pytest
 
 from lab.engine import RUN, VARIANT, ContainerState
-from lab.errors import Interrupted, NotReady
+from lab.errors import Interrupted, NotReady, ScenarioError
 from lab.model import Healthcheck, Service
-from lab.scenario import Variant
-from lab.stage import CopyNames, healthcheck_config, stage_copy, start_order, wait_ready
+from lab.scenario import Variant, start_order
+from lab.stage import CopyNames, healthcheck_config, stage_copy, wait_ready
 from tests.fake_engine import HEALTHY, FakeEngine
 
 STARTING = ContainerState("running", 0, "starting", "")
@@ -39,7 +39,7 @@ VARIANT_SPEC = Variant(
 
 def test_start_order_respects_depends_on_and_finds_cycles():
     assert start_order(VARIANT_SPEC.services) == [["db"], ["app"]]
-    with pytest.raises(NotReady, match="cycle"):
+    with pytest.raises(ScenarioError, match="cycle"):
         start_order({"a": Service(image="x", depends_on=["b"]), "b": Service(image="x", depends_on=["a"])})
 
 

@@ -204,12 +204,23 @@ def test_dependency_cycles_are_found_at_validation(write_scenario):
     assert any("depend on each other in a cycle" in p for p in found), found
 
 
-@pytest.mark.parametrize("old,new,message", [
-    ("  app:\n", "  app:\n    healthcheck: {test: []}\n", "services.app.healthcheck.test: expected a command"),
-    ("checks:\n", "timeouts: {ready: -5}\nchecks:\n", "timeouts.ready: Input should be greater than 0"),
-    ("checks:\n", "checks:\n  ignore: {regex: ['[']}\n", "checks.ignore.regex.0: '[' is not a valid regular expression"),
-    ("checks:\n", "checks:\n  sql: [{name: q, service: dbb, query: SELECT 1}]\n", "checks.sql.0.service: unknown service 'dbb'"),
-])
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        ("  app:\n", "  app:\n    healthcheck: {test: []}\n", "services.app.healthcheck.test: expected a command"),
+        ("checks:\n", "timeouts: {ready: -5}\nchecks:\n", "timeouts.ready: Input should be greater than 0"),
+        (
+            "checks:\n",
+            "checks:\n  ignore: {regex: ['[']}\n",
+            "checks.ignore.regex.0: '[' is not a valid regular expression",
+        ),
+        (
+            "checks:\n",
+            "checks:\n  sql: [{name: q, service: dbb, query: SELECT 1}]\n",
+            "checks.sql.0.service: unknown service 'dbb'",
+        ),
+    ],
+)
 def test_bad_values_are_named(write_scenario, old, new, message):
     found = problems(write_scenario, VALID.replace(old, new, 1))
     assert any(message in p for p in found), found

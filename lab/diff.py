@@ -21,6 +21,7 @@ from typing import Any
 
 from lab.model import Ignore, Slowdown
 
+MIN_SAMPLES = 3  # timings are judged on medians of at least this many runs
 NOISE = "<noise>"
 IGNORED = "<ignored>"
 Line = tuple[str | None, str]  # (key for keyed facts, value)
@@ -32,6 +33,7 @@ class Rules:
 
     regex: tuple[re.Pattern[str], ...] = ()
     json_paths: tuple[re.Pattern[str], ...] = ()
+    json_path_names: tuple[str, ...] = ()
     columns: frozenset[str] = frozenset()
     ordered: bool = True
 
@@ -40,6 +42,7 @@ class Rules:
         return cls(
             regex=tuple(re.compile(r) for i in ignores for r in i.regex),
             json_paths=tuple(_path_pattern(p) for i in ignores for p in i.json_paths),
+            json_path_names=tuple(p for i in ignores for p in i.json_paths),
             columns=frozenset(c for i in ignores for c in i.columns),
             ordered=ordered,
         )
@@ -163,18 +166,13 @@ def compare(
     aligned = list(cand_text)
     matcher = difflib.SequenceMatcher(a=base_text, b=cand_text, autojunk=False)
     for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
-        if tag == "replace" and i2 - i1 == j2 - j1 and all(i in noisy_lines for i in range(i1, i2)):
-            aligned[j1:j2] = base_text[i1:i2]
+        if tag == "replace" and i2 - i1 == j2 - j1:  # line for line: noisy lines count as equal
+            for k in range(i2 - i1):
+                if i1 + k in noisy_lines:
+                    aligned[j1 + k] = base_text[i1 + k]
     diff = "\n".join(difflib.unified_diff(base_text, aligned, "baseline", "candidate", n=2, lineterm=""))
-    noise = [
-        f"{kind} {rule.pattern!r} (ignore rule)"
-        for kind, rules_ in (("regex", rules.regex), ("JSON path", rules.json_paths))
-        for rule in rules_
-    ]
-    noise = [
-        n.replace("JSON path '^", "JSON path '").split("(?=")[0] + ("' (ignore rule)" if "(?=" in n else "")
-        for n in noise
-    ]
+    noise = [f"regex '{rule.pattern}' (ignore rule)" for rule in rules.regex]
+    noise += [f"JSON path {path} (ignore rule)" for path in rules.json_path_names]
     noise += [f"column {c} (ignore rule)" for c in sorted(rules.columns)]
     noise += [f"{k} (differs between two observations of the baseline)" for k in sorted(keys)]
     noise += [f"column {c} (differs between two observations of the baseline)" for c in sorted(columns)]
@@ -204,14 +202,18 @@ def _changed_lines(a: list[str], b: list[str]) -> set[int]:
 def slowdown(baseline: list[float], candidate: list[float], rule: Slowdown) -> tuple[bool, str]:
     """Whether the candidate's median is slower than the rule allows, and how much.
 
-    >>> slowdown([0.010, 0.012], [0.100, 0.110], Slowdown(factor=1.5, floor=0.05))
+    >>> slowdown([0.010, 0.012, 0.011], [0.100, 0.110, 0.105], Slowdown(factor=1.5, floor=0.05))
     (True, 'median 11.0 ms → 105.0 ms (9.5×)')
-    >>> slowdown([0.001], [0.003], Slowdown(factor=1.5, floor=0.05))[0]
+    >>> slowdown([0.001] * 3, [0.003] * 3, Slowdown(factor=1.5, floor=0.05))[0]  # under the floor
+    False
+    >>> slowdown([0.01], [0.5], Slowdown())[0]  # one sample is not a measurement
     False
     """
     if not baseline or not candidate:
         return False, ""
     b, c = statistics.median(baseline), statistics.median(candidate)
     ratio = c / b if b > 0 else float("inf")
-    text = f"median {b * 1000:.1f} ms → {c * 1000:.1f} ms ({ratio:.1f}×)"
+    text = f"median {b * 1000:.1f} ms → {c * 1000:.1f} ms ({ratio:.2g}×)"
+    if min(len(baseline), len(candidate)) < MIN_SAMPLES:
+        return False, f"{text}, not judged: set repeat to {MIN_SAMPLES} or more to compare timings"
     return (ratio >= rule.factor and c - b >= rule.floor), text

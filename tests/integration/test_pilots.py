@@ -143,6 +143,18 @@ def test_demo_pilot_finds_the_real_regressions(pilot):
     assert "test_export_dates_are_iso_8601[app]" in regressions
     assert "Thu, 08 Jan 2026 00:00:00 GMT" in regressions
     assert "test_invoice_data_is_complete[db]" not in regressions
+    # the declarative checks: a real changed answer, real noise cancelled
+    results = json.loads((done.run_dir / "results.json").read_text())
+    outputs = {o["id"]: o for o in results["candidates"][0]["outputs"]}
+    invoice = outputs["http:invoice 1 for the accounting export"]
+    assert invoice["changed"] and '+$.issued: "Thu, 08 Jan 2026 00:00:00 GMT"' in invoice["diff"]
+    status = outputs["http:status page"]
+    assert not status["changed"]  # checked_at and request_id vary on the baseline too
+    assert any(n.startswith("$.request_id") for n in status["noise"])
+    assert not outputs["sql:open invoices right now"]["changed"]
+    dump = outputs["command:schema dump used for the nightly backup"]
+    assert dump["changed"] and "+stdout | SET transaction_timeout = 0;" in dump["diff"]
+    assert "Dumped from" not in dump["diff"]  # the scenario's ignore rule
 
 
 def test_engine_task_is_idempotent():
@@ -151,3 +163,25 @@ def test_engine_task_is_idempotent():
     assert "engine: Docker" in done.stderr
     assert "base image debian:bookworm: present" in done.stderr
     assert "base image debian:trixie: present" in done.stderr
+
+
+def test_changed_answers_noise_and_slowdowns(pilot):
+    done = pilot(scenario_path("outputs"))
+    assert done.code == 1, done.stderr
+    assert done.stdout.startswith("REVIEW:")
+    results = json.loads((done.run_dir / "results.json").read_text())
+    assert results["verdict"] == "REVIEW"
+    (cand,) = results["candidates"]
+    outputs = {o["id"]: o for o in cand["outputs"]}
+    assert {i for i, o in outputs.items() if o["changed"]} == {"sql:server major version", "command:debian release"}
+    assert "-row | 15\n+row | 17" in outputs["sql:server major version"]["diff"]
+    assert {i for i, o in outputs.items() if o["slower"]} == {"command:nightly job"}
+    volatile = outputs["sql:volatile values"]
+    assert sorted(volatile["noise"]) == [
+        "column at (differs between two observations of the baseline)",
+        "column id (differs between two observations of the baseline)",
+    ]
+    assert not outputs["command:clock"]["changed"] and outputs["command:clock"]["noise"]
+    assert not outputs["command:vendor banner"]["changed"]
+    report = (done.run_dir / "report.md").read_text()
+    assert "### Changed outputs" in report and "### Treated as noise" in report and "### Slowdowns" in report

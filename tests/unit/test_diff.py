@@ -1,0 +1,93 @@
+"""lab/diff.py: output diffs, explicit ignore rules and noise learned from the baseline."""
+
+from __future__ import annotations
+
+from lab.diff import Rules, compare, render
+from lab.model import Ignore
+
+
+def http(body: object, status: int = 200) -> dict:
+    return {"status": status, "headers": {"content-type": "application/json"}, "body": {"json": body}}
+
+
+def sql(rows: list[list[str | None]], columns: tuple[str, ...] = ("id", "at", "total")) -> dict:
+    return {"columns": [{"name": c, "type": "text"} for c in columns], "rows": rows}
+
+
+def test_changed_json_field_is_reported_field_by_field():
+    found = compare(http({"id": 1, "issued": "2026-01-08"}), [], http({"id": 1, "issued": "Thu, 08 Jan 2026"}), Rules())
+    assert found.changed
+    assert '-$.issued: "2026-01-08"' in found.diff and '+$.issued: "Thu, 08 Jan 2026"' in found.diff
+    assert "$.id" not in found.diff.replace(" $.id", "")  # unchanged fields only as context
+
+
+def test_volatile_json_field_learned_from_the_baseline_is_not_reported():
+    first = http({"id": 1, "at": "12:00:01", "request": "a1"})
+    again = http({"id": 1, "at": "12:00:02", "request": "b2"})
+    candidate = http({"id": 1, "at": "12:00:03", "request": "c3"})
+    found = compare(first, [again], candidate, Rules())
+    assert not found.changed and found.diff == ""
+    assert found.noise == (
+        "$.at (differs between two observations of the baseline)",
+        "$.request (differs between two observations of the baseline)",
+    )
+
+
+def test_noise_does_not_hide_a_real_change_next_to_it():
+    first, again = http({"at": "1", "total": 10}), http({"at": "2", "total": 10})
+    found = compare(first, [again], http({"at": "3", "total": 11}), Rules())
+    assert found.changed and "+$.total: 11" in found.diff and "$.at" not in found.diff.replace(" $.at", "")
+
+
+def test_sql_noise_is_per_column():
+    first = sql([["1", "12:00:01", "10"], ["2", "12:00:01", "20"]])
+    again = sql([["1", "12:00:02", "10"], ["2", "12:00:02", "20"]])
+    same = sql([["1", "12:00:05", "10"], ["2", "12:00:05", "20"]])
+    changed = sql([["1", "12:00:05", "10"], ["2", "12:00:05", "21"]])
+    assert not compare(first, [again], same, Rules()).changed
+    found = compare(first, [again], changed, Rules())
+    assert found.changed and "-row | 2 | <noise> | 20" in found.diff and "+row | 2 | <noise> | 21" in found.diff
+    assert found.noise == ("column at (differs between two observations of the baseline)",)
+
+
+def test_sql_order_matters_only_when_asked():
+    first = sql([["1", "a", "10"], ["2", "b", "20"]])
+    swapped = sql([["2", "b", "20"], ["1", "a", "10"]])
+    assert compare(first, [], swapped, Rules(ordered=True)).changed
+    assert not compare(first, [], swapped, Rules(ordered=False)).changed
+
+
+def test_sql_column_types_and_row_counts_are_compared():
+    first = sql([["1", "a", "10"]])
+    retyped = {"columns": [{"name": "id", "type": "bigint"}] + first["columns"][1:], "rows": first["rows"]}
+    assert "+columns: id bigint, at text, total text" in compare(first, [], retyped, Rules()).diff
+    longer = sql([["1", "a", "10"], ["2", "b", "20"]])
+    assert "+row count: 2" in compare(first, [], longer, Rules()).diff
+
+
+def test_explicit_rules_regex_json_paths_columns():
+    rules = Rules.of(Ignore(regex=[r"v\d+\.\d+"], json_paths=["$.items[*].id"], columns=["at"]))
+    a = http({"items": [{"id": 1, "name": "x"}], "banner": "tool v1.2"})
+    b = http({"items": [{"id": 7, "name": "x"}], "banner": "tool v1.3"})
+    assert not compare(a, [], b, rules).changed
+    assert not compare(sql([["1", "x", "2"]]), [], sql([["1", "y", "2"]]), rules).changed
+    assert "JSON path $.items[*].id (ignore rule)" in compare(a, [], b, rules).noise
+
+
+def test_command_output_noise_is_per_line():
+    def out(*lines: str) -> dict:
+        return {"exit_code": 0, "stdout": "\n".join(lines) + "\n", "stderr": ""}
+
+    first, again = out("ok", "took 12 ms", "done"), out("ok", "took 15 ms", "done")
+    assert not compare(first, [again], out("ok", "took 9 ms", "done"), Rules()).changed
+    found = compare(first, [again], out("ok", "took 9 ms", "failed"), Rules())
+    assert found.changed and "+stdout | failed" in found.diff
+    assert "-stdout | took" not in found.diff and "+stdout | took" not in found.diff  # context at most
+
+
+def test_exit_code_and_errors_are_facts():
+    assert render({"exit_code": 3, "stdout": "", "stderr": "boom\n"}, Rules()) == [
+        ("exit code", "3"),
+        (None, "stderr | boom"),
+    ]
+    assert compare({"error": "x"}, [], {"error": "y"}, Rules()).changed

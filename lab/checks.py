@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from lab.results import CheckResult, Outcome
+from lab.results import CheckResult, Observation, Outcome
 from lab.scenario import Scenario
 
 POLL = 0.2  # seconds between looks at the cancel flag while pytest runs
@@ -63,6 +63,8 @@ def run(
     outcomes of the tests that finished before are kept."""
     work.mkdir(parents=True, exist_ok=True)
     results_file = work / "outcomes.json"
+    recorded_file = work / "recorded.json"
+    recorded_file.write_text("", encoding="utf-8")
     copy_file = work / "copy.json"
     ini_file = work / "pytest.ini"
     ini_file.write_text("[pytest]\n", encoding="utf-8")
@@ -74,6 +76,7 @@ def run(
                 "default_host": scenario.test_files[0][1][0] if scenario.test_files else "",
                 "files": {str(path.resolve()): list(hosts) for path, hosts in scenario.test_files},
                 "results": str(results_file),
+                "recorded": str(recorded_file),
             }
         ),
         encoding="utf-8",
@@ -123,6 +126,20 @@ def run(
             )
         )
     return results, text
+
+
+def recorded(work: Path) -> list[Observation]:
+    """Values the tests kept with the `record` fixture, as observations to compare."""
+    path = work / "recorded.json"
+    if not path.is_file():
+        return []
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            found.append(Observation(id=item["id"], service="", outcome=Outcome.PASSED, message=item["test"],
+                                     output={"value": item["value"]}))
+    return found
 
 
 def _read(path: Path) -> list[CheckResult]:

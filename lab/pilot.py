@@ -186,6 +186,7 @@ class Pilot:
             )
             (self.run_dir / "checks" / variant.name / "pytest.log").write_text(output, encoding="utf-8")
             copy.checks = results
+            copy.observations = [checks.recorded(self.run_dir / "checks" / variant.name)]
         if probes.all_checks(self.scenario):
             self.observe(variant, names, copy, containers, refs)
         copy.seconds["checks"] = round(self.clock() - t_checks, 3)
@@ -216,7 +217,8 @@ class Pilot:
                 )
             )
         started = self.clock()
-        copy.observations = [probes.run_all(self.engine, self.scenario, containers, probe)]
+        kept = copy.observations[0] if copy.observations else []
+        copy.observations = [kept + probes.run_all(self.engine, self.scenario, containers, probe)]
         if variant.name == self.scenario.baseline.name and self.scenario.checks.noise.second_run:
             # Sample again at least a second later, so that second-resolution timestamps
             # in the answers vary between the two baseline observations as they would

@@ -4,13 +4,16 @@ Loaded by the pilot into one pytest process per copy (`-p lab.pytest_plugin`), w
 file naming the copy's containers. Existing testinfra files run unmodified: `host` is the
 service the scenario names for that file (a test runs once per listed service, with the
 service name as its id), and `lab.host("db")` reaches any service of the same copy by name.
-Each test's outcome is written to the results file that the pilot reads back.
+Each test's outcome is written to the results file that the pilot reads back, and values
+a test keeps with the `record` fixture are compared between copies like the answers of
+the declarative checks.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -63,6 +66,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def lab(request: pytest.FixtureRequest) -> LabCopy:
     """The copy under test: `lab.variant`, `lab.services`, `lab.host(name)`."""
     return LabCopy(request.config.stash[_COPY])
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
+    """`record(name, value)`: keep a value (anything JSON can hold) for comparison between
+    the baseline and the candidates, like a declarative check's answer.
+
+    >>> def test_invoice_totals(host, record):  # doctest: +SKIP
+    ...     record("invoice totals", host.run("psql -Atc 'SELECT sum(amount) FROM invoices'").stdout)
+    """
+    path = Path(request.config.stash[_COPY]["recorded"])
+    nodeid = request.node.nodeid
+
+    def keep(name: str, value: Any) -> None:
+        line = json.dumps({"id": f"record:{name}", "test": nodeid, "value": value})
+        with path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+    return keep
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,10 @@ def test_regression_pilot_exits_1_and_reports_it(pilot):
     report = (done.run_dir / "report.md").read_text()
     assert "## Verdict: FAIL" in report
     assert "assert 'hi' == 'hello'" in report
+    # a value kept with the `record` fixture is compared like a declarative check's answer
+    outputs = {o["id"]: o for o in json.loads((done.run_dir / "results.json").read_text())["candidates"][0]["outputs"]}
+    assert outputs["record:greeting"]["changed"] and '+$.text: "hi"' in outputs["record:greeting"]["diff"]
+    assert not outputs["record:constant"]["changed"]
 
 
 def test_service_never_ready_exits_2_naming_service_health_and_logs(pilot):

@@ -4,3 +4,8 @@ def test_greeting(host):
 
 def test_shell(host):
     assert host.run("true").rc == 0
+
+
+def test_records_the_greeting(host, record):
+    record("greeting", {"text": host.run("printenv GREETING").stdout.strip()})
+    record("constant", 42)

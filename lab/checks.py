@@ -137,8 +137,15 @@ def recorded(work: Path) -> list[Observation]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             item = json.loads(line)
-            found.append(Observation(id=item["id"], service="", outcome=Outcome.PASSED, message=item["test"],
-                                     output={"value": item["value"]}))
+            found.append(
+                Observation(
+                    id=item["id"],
+                    service="",
+                    outcome=Outcome.PASSED,
+                    message=item["test"],
+                    output={"value": item["value"]},
+                )
+            )
     return found
 
 

@@ -215,5 +215,5 @@ def slowdown(baseline: list[float], candidate: list[float], rule: Slowdown) -> t
     ratio = c / b if b > 0 else float("inf")
     text = f"median {b * 1000:.1f} ms → {c * 1000:.1f} ms ({ratio:.2g}×)"
     if min(len(baseline), len(candidate)) < MIN_SAMPLES:
-        return False, f"{text}, not judged: set repeat to {MIN_SAMPLES} or more to compare timings"
+        return False, text
     return (ratio >= rule.factor and c - b >= rule.floor), text

@@ -149,7 +149,7 @@ def _sql_simple(engine: EngineLike, check_id: str, check: SqlCheck, container: s
         argv = ["sqlite3", "-header", "-csv", "-nullvalue", NULL, check.database or ":memory:", check.query]
     else:
         client = 'c=$(command -v mariadb || command -v mysql) || { echo "no mariadb or mysql client" >&2; exit 127; }'
-        args = ["--batch", "--raw", f"--execute={check.query}"]
+        args = ["--batch", f"--execute={check.query}"]  # batch mode escapes tabs and newlines
         args += [f"--user={check.user}"] if check.user else []
         args += [check.database] if check.database else []
         argv = ["sh", "-c", client + ' && exec "$c" "$@"', "sh", *args]
@@ -164,11 +164,11 @@ def _sql_simple(engine: EngineLike, check_id: str, check: SqlCheck, container: s
         first = first or result
         times.append(result.seconds)
     assert first is not None
-    delimiter = "," if check.dialect == "sqlite" else "\t"
-    table = list(csv.reader(io.StringIO(first.stdout), delimiter=delimiter))
+    if check.dialect == "sqlite":
+        table = list(csv.reader(io.StringIO(first.stdout)))
+    else:  # batch mode: tab-separated, special characters escaped, no quoting
+        table = [[NULL if v == "NULL" else v for v in line.split("\t")] for line in first.stdout.splitlines()]
     header, rows = (table[0], table[1:]) if table else ([], [])
-    if check.dialect == "mysql":
-        rows = [[NULL if v == "NULL" else v for v in row] for row in rows]
     return Observation(
         id=check_id,
         service=check.service,
@@ -182,13 +182,14 @@ def _sql_simple(engine: EngineLike, check_id: str, check: SqlCheck, container: s
 
 
 def _sql_error(check_id: str, check: SqlCheck, message: str, result: ExecResult) -> Observation:
-    if result.exit_code == 127 or "not found" in message and "exec" in message:
+    if result.exit_code == 127:
         message = f"no {check.dialect} client in service '{check.service}': {message}"
+    lines = message.splitlines()
     return Observation(
         id=check_id,
         service=check.service,
         outcome=Outcome.FAILED,
-        message=message.splitlines()[0] if message else f"exit {result.exit_code}",
+        message=next((line for line in lines if "ERROR" in line), lines[0] if lines else f"exit {result.exit_code}"),
         output={"error": message},
         seconds=[result.seconds],
     )

@@ -189,3 +189,30 @@ def test_changed_answers_noise_and_slowdowns(pilot):
     assert not outputs["command:vendor banner"]["changed"]
     report = (done.run_dir / "report.md").read_text()
     assert "### Changed outputs" in report and "### Treated as noise" in report and "### Slowdowns" in report
+
+
+def test_mariadb_and_sqlite_answers(pilot):
+    done = pilot(scenario_path("sql-dialects"))
+    assert done.code == 1, done.stderr
+    results = json.loads((done.run_dir / "results.json").read_text())
+    (cand,) = results["candidates"]
+    assert cand["verdict"] == "REVIEW"
+    status = {c["id"]: c["status"] for c in cand["comparisons"]}
+    assert status == {
+        "sql:items": "passed",
+        "sql:arithmetic": "passed",
+        "sql:server collation": "passed",
+        "sql:broken query": "failing",
+    }
+    broken = next(c for c in cand["comparisons"] if c["id"] == "sql:broken query")
+    assert broken["message"] == "ERROR 1054 (42S22) at line 1: Unknown column 'nope' in 'SELECT'"
+    outputs = {o["id"]: o for o in cand["outputs"]}
+    # MariaDB 11.8 changed the server's default collation
+    assert (
+        "-row | utf8mb4 | utf8mb4_general_ci\n+row | utf8mb4 | utf8mb4_uca1400_ai_ci"
+        in outputs["sql:server collation"]["diff"]
+    )
+    assert not outputs["sql:items"]["changed"] and not outputs["sql:arithmetic"]["changed"]
+    copies = {c["variant"]: c for c in results["copies"]}
+    items = next(o for o in copies["baseline"]["observations"][0] if o["id"] == "sql:items")
+    assert items["output"]["rows"] == [["1", "tea, green", "1.5"], ["2", None, "2.0"]]

@@ -71,10 +71,8 @@ def lab(request: pytest.FixtureRequest) -> LabCopy:
 @pytest.fixture
 def record(request: pytest.FixtureRequest) -> Callable[[str, Any], None]:
     """`record(name, value)`: keep a value (anything JSON can hold) for comparison between
-    the baseline and the candidates, like a declarative check's answer.
-
-    >>> def test_invoice_totals(host, record):  # doctest: +SKIP
-    ...     record("invoice totals", host.run("psql -Atc 'SELECT sum(amount) FROM invoices'").stdout)
+    the baseline and the candidates, like a declarative check's answer, e.g.
+    `record("invoice totals", host.run("psql -Atc 'SELECT sum(amount) FROM invoices'").stdout)`.
     """
     path = Path(request.config.stash[_COPY]["recorded"])
     nodeid = request.node.nodeid

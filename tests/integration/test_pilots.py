@@ -187,6 +187,11 @@ def test_changed_answers_noise_and_slowdowns(pilot):
     ]
     assert not outputs["command:clock"]["changed"] and outputs["command:clock"]["noise"]
     assert not outputs["command:vendor banner"]["changed"]
+    by_id = {c["id"]: c for c in cand["comparisons"]}
+    assert by_id["command:hangs"]["status"] == "error"
+    assert by_id["command:hangs"]["message"] == "stopped at its deadline (1 s)"
+    assert by_id["http:nothing listens"]["status"] == "failing"
+    assert "http://shell:9/: ConnectionRefusedError" in by_id["http:nothing listens"]["message"]
     report = (done.run_dir / "report.md").read_text()
     assert "### Changed outputs" in report and "### Treated as noise" in report and "### Slowdowns" in report
 

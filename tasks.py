@@ -7,6 +7,7 @@ This is the only layer that turns errors into exit codes (see lab/errors.py):
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -100,10 +101,11 @@ def validate(c: Context, name: str) -> None:
         "name": "scenario name (see `invoke scenarios`) or path to a scenario folder",
         "keep": "leave the copies running afterwards (remove with `invoke down <run>`)",
         "out": "folder for run folders (default: pilots/)",
+        "templates": "folder of report templates that override the built-in ones (default: LAB_TEMPLATES)",
     }
 )
 @lab_errors
-def pilot(c: Context, name: str, keep: bool = False, out: str = "") -> None:
+def pilot(c: Context, name: str, keep: bool = False, out: str = "", templates: str = "") -> None:
     """Run a pilot: stage baseline and candidates, run the checks, compare, report."""
     from lab import report, scenario
     from lab.engine import Engine
@@ -113,11 +115,74 @@ def pilot(c: Context, name: str, keep: bool = False, out: str = "") -> None:
     eng = Engine.connect()
     for kind in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(kind, _raise_interrupt)
-    run = Pilot(eng, loaded, Path(out) if out else PILOTS, keep=keep, say=say)
+    run = Pilot(eng, loaded, Path(out) if out else PILOTS, keep=keep, say=say, templates=_templates(templates))
     result = run.run()
     print(report.summary(result, run.run_dir))
     if result.exit_code:
         raise Exit(code=result.exit_code)
+
+
+@task(help={"run": "run id or run folder", "templates": "folder of report templates (default: LAB_TEMPLATES)"})
+@lab_errors
+def report(c: Context, run: str, templates: str = "") -> None:
+    """Render every report format of a run again from its results.json (no Docker needed)."""
+    from lab import approval, report
+
+    run_dir = approval.find_run(run, PILOTS)
+    result = approval.load_results(run_dir)
+    waived = approval.waivers_for(run_dir.parent, exclude=run_dir.name)
+    for warning in report.render_all(result, run_dir, _templates(templates), waived):
+        say(f"warning: {warning}")
+    say(f"rendered report.md, report.html, report.pdf and junit.xml in {run_dir}")
+
+
+@task(
+    iterable=["waive"],
+    help={
+        "run": "run id or run folder",
+        "by": "who decides (the client's name)",
+        "decision": "proceed | proceed-with-conditions | defer | reject",
+        "note": "free text kept with the decision",
+        "waive": 'accept one finding: "<check id>=<reason>" (repeatable)',
+    },
+)
+@lab_errors
+def approve(
+    c: Context, run: str, by: str = "", decision: str = "", note: str = "", waive: list[str] | None = None
+) -> None:
+    """Record the client's decision with the SHA-256 of every artefact of the run."""
+    from lab import approval
+
+    run_dir = approval.find_run(run, PILOTS)
+    record = approval.approve(run_dir, by, decision, note, waive or [])
+    say(
+        f"recorded: {record['decision']} by {record['by']} at {record['at']}, {len(record['artefacts'])} files hashed"
+        f"{', ' + str(len(record['waivers'])) + ' waiver(s)' if record['waivers'] else ''}"
+        f" → {run_dir / approval.APPROVALS}"
+    )
+
+
+@task(help={"run": "run id or run folder"})
+@lab_errors
+def verify(c: Context, run: str) -> None:
+    """Check that every approved artefact of a run is unchanged and the record chain is intact."""
+    from lab import approval
+
+    run_dir = approval.find_run(run, PILOTS)
+    problems = approval.verify(run_dir)
+    if problems:
+        raise Exit("NOT VERIFIED:\n  " + "\n  ".join(problems), code=1)
+    records = approval.records(run_dir)
+    last = records[-1]
+    say(
+        f"verified: {len(last['artefacts'])} files unchanged since {len(records)} approval(s);"
+        f" last: {last['decision']} by {last['by']} at {last['at']}"
+    )
+
+
+def _templates(given: str) -> Path | None:
+    chosen = given or os.environ.get("LAB_TEMPLATES", "")
+    return Path(chosen) if chosen else None
 
 
 @task(help={"run_id": "the run id (the name of its run folder)"})

@@ -254,7 +254,9 @@ class ScenarioFile(Model):
     """The top level of scenario.yml."""
 
     description: str
-    client: str = ""
+    client: str = ""  # who the pilot is for: shown in every report
+    consultant: str = ""  # who runs it
+    change: str = ""  # the change reference (ticket) the report belongs to
     services: dict[str, dict[str, Any] | None]  # each validated as a Service on its own
     baseline: VariantSpec = VariantSpec()
     candidates: dict[str, VariantSpec]

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from lab import checks, compare, images, probes, report
+from lab import approval, checks, compare, images, inventory, probes, report
 from lab.diff import Rules
 from lab.engine import ContainerSpec, EngineLike, labels
 from lab.errors import Interrupted, LabError
@@ -51,10 +51,12 @@ class Pilot:
         keep: bool = False,
         say: Say = print,
         clock: Callable[[], float] = time.monotonic,
+        templates: Path | None = None,
     ):
         self.engine = engine
         self.scenario = scenario
         self.keep = keep
+        self.templates = templates
         self.say = say
         self.clock = clock
         self.run_id = new_run_id()
@@ -67,6 +69,8 @@ class Pilot:
             scenario=scenario.name,
             description=scenario.description,
             client=scenario.client,
+            consultant=scenario.consultant,
+            change=scenario.change,
             started_at=_now(),
             kept=keep,
         )
@@ -171,6 +175,7 @@ class Pilot:
         self.slowest("start_ready", copy.seconds["start_ready"])
         for info in copy.services.values():
             info.image_id = self.engine.image_summary(info.image)["id"]
+            info.os, info.packages = inventory.describe(self.engine, info.container)
         containers = {s: i.container for s, i in copy.services.items()}
         if self.cancelled.is_set():
             raise Interrupted("stopped before the checks")
@@ -289,8 +294,12 @@ class Pilot:
         self.log(f"teardown: removed {gone}")
 
     def write(self) -> None:
-        self.result.write(self.run_dir)
-        report.render_all(self.result, self.run_dir)
+        self.result.write(self.run_dir)  # first: the evidence exists even if rendering fails
+        waived = approval.waivers_for(self.run_dir.parent, exclude=self.run_id)
+        try:
+            self.result.warnings += report.render_all(self.result, self.run_dir, self.templates, waived)
+        finally:
+            self.result.write(self.run_dir)
 
     # helpers --------------------------------------------------------------------------
     def fail(self, err: LabError) -> None:

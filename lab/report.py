@@ -1,17 +1,24 @@
-"""Render a pilot's results into its report (report.md) and the terminal summary.
+"""Render a pilot's results into its reports — report.md (for tickets), report.html
+(self-contained, to read and print), report.pdf (to sign), junit.xml (for CI) — and the
+terminal summary. results.json alone is enough: `invoke report` re-renders without Docker.
 
-Templates only loop and format: the verdict, counts and ordering are computed in Python
-(lab.compare) before rendering. Jinja2 runs with StrictUndefined, so a missing value is
-an error rather than a blank in a client's report.
+Templates only loop and format: the verdict, the recommended option, counts and ordering
+are computed here and in lab.compare. Jinja2 runs with StrictUndefined, so a missing value
+is an error rather than a blank in a client's report. A consultancy's own templates (logo,
+wording) in a folder override the built-in ones file by file.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
-from lab.results import PilotResult, Status
+from lab import junit, pdf
+from lab.errors import LabError
+from lab.results import PilotResult, Status, Verdict
 
 ORDER = [Status.REGRESSION, Status.ERROR, Status.FAILING, Status.FIXED, Status.SKIPPED, Status.PASSED]
 TITLES = {
@@ -22,7 +29,6 @@ TITLES = {
     Status.SKIPPED: "Skipped",
     Status.PASSED: "Passed on both",
 }
-
 COUNT_WORDS = {
     Status.REGRESSION: "regression(s)",
     Status.ERROR: "could not be compared",
@@ -31,6 +37,35 @@ COUNT_WORDS = {
     Status.SKIPPED: "skipped",
     Status.PASSED: "passed on both",
 }
+# What the client reads first: the verdict in the words of a change board.
+LABELS = {Verdict.PASS: "GO", Verdict.REVIEW: "REVIEW", Verdict.FAIL: "NO-GO", Verdict.ERROR: "NO RESULT"}
+MEANINGS = {
+    Verdict.PASS: "The upgrade behaved like today's system in every check the pilot ran.",
+    Verdict.REVIEW: "Nothing broke, but some answers changed or got slower; someone who knows the"
+    " business must decide whether those changes are acceptable.",
+    Verdict.FAIL: "The upgrade breaks things that work today. Upgrading as piloted would cause the"
+    " failures listed below in production.",
+    Verdict.ERROR: "The pilot could not run to the end, so it gives no evidence either way.",
+}
+OPTIONS = [
+    ("proceed", "Proceed", "Upgrade production as piloted, in the planned maintenance window."),
+    (
+        "proceed-with-conditions",
+        "Proceed with conditions",
+        "Upgrade once each finding below is fixed, or accepted in writing (a waiver with a reason).",
+    ),
+    ("defer", "Defer", "Stay on today's versions for now; fix the findings, then pilot again."),
+    ("reject", "Reject", "Do not upgrade to this candidate."),
+]
+DECISIONS = [key for key, _, _ in OPTIONS]
+RECOMMENDED = {
+    Verdict.PASS: "proceed",
+    Verdict.REVIEW: "proceed-with-conditions",
+    Verdict.FAIL: "defer",
+    Verdict.ERROR: "defer",
+}
+LOG_EXCERPT_LINES = 15
+FORMATS = ("report.md", "report.html")
 
 
 def count_line(counts: dict[str, int]) -> str:
@@ -43,18 +78,25 @@ def count_line(counts: dict[str, int]) -> str:
     return ", ".join(parts) or "no checks compared"
 
 
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("lab", "templates"),
-    undefined=jinja2.StrictUndefined,
-    autoescape=jinja2.select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+def environment(templates: Path | None = None) -> jinja2.Environment:
+    """The template environment: a consultancy's folder first, then the built-in templates."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("lab", "templates")]
+    if templates is not None:
+        if not templates.is_dir():
+            raise LabError(f"templates folder not found: {templates}")
+        loaders.insert(0, jinja2.FileSystemLoader(templates))
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
-def context(result: PilotResult, run_dir: Path) -> dict[str, object]:
-    """Everything the templates show, grouped and ordered."""
+def context(result: PilotResult, run_dir: Path, waived: dict[str, str] | None = None) -> dict[str, Any]:
+    """Everything the templates show, grouped, ordered and worded."""
     groups = []
     for cand in result.candidates:
         sections = []
@@ -65,6 +107,8 @@ def context(result: PilotResult, run_dir: Path) -> dict[str, object]:
         groups.append(
             {
                 "verdict": cand,
+                "label": LABELS[cand.verdict],
+                "reason": _sentence(cand.reason),
                 "sections": sections,
                 "counts": count_line(cand.counts),
                 "changed": [o for o in cand.outputs if o.changed],
@@ -73,19 +117,59 @@ def context(result: PilotResult, run_dir: Path) -> dict[str, object]:
                 "same": [o for o in cand.outputs if not o.changed and not o.slower],
             }
         )
-    logs = (
-        sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "logs").rglob("*.log"))
-        if (run_dir / "logs").is_dir()
-        else []
-    )
-    return {"r": result, "groups": groups, "logs": logs}
+    logs = []
+    if (run_dir / "logs").is_dir():
+        for path in sorted((run_dir / "logs").rglob("*.log")):
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            logs.append(
+                {
+                    "path": path.relative_to(run_dir).as_posix(),
+                    "lines": len(lines),
+                    "excerpt": "\n".join(lines[-LOG_EXCERPT_LINES:]),
+                }
+            )
+    return {
+        "appendix": _appendix(result),
+        "r": result,
+        "label": LABELS[result.verdict],
+        "meaning": MEANINGS[result.verdict],
+        "reason": _sentence(result.reason),
+        "options": [
+            {"key": k, "title": t, "text": x, "recommended": k == RECOMMENDED[result.verdict]} for k, t, x in OPTIONS
+        ],
+        "groups": groups,
+        "logs": logs,
+        "waived": waived or {},
+        "date": _date(result.started_at),
+    }
 
 
-def render_all(result: PilotResult, run_dir: Path) -> list[Path]:
-    """Write every report format of the run folder; returns the paths written."""
-    path = run_dir / "report.md"
-    path.write_text(_env.get_template("report.md.j2").render(context(result, run_dir)), encoding="utf-8")
-    return [path]
+def _appendix(result: PilotResult) -> list[dict[str, Any]]:
+    """One row per check, one cell per copy: outcome and seconds."""
+    cells: dict[str, dict[str, str]] = {}
+    for copy in result.copies:
+        outcomes = copy.checks + [o.as_check() for o in (copy.observations[0] if copy.observations else [])]
+        for check in outcomes:
+            cells.setdefault(check.id, {})[copy.variant] = f"{check.outcome.value} ({check.seconds:.2f} s)"
+    return [
+        {"id": check_id, "cells": [row.get(c.variant, "—") for c in result.copies]} for check_id, row in cells.items()
+    ]
+
+
+def render_all(
+    result: PilotResult, run_dir: Path, templates: Path | None = None, waived: dict[str, str] | None = None
+) -> list[str]:
+    """Write every report format into the run folder; returns warnings (e.g. no PDF)."""
+    env = environment(templates)
+    values = context(result, run_dir, waived)
+    try:
+        for name in FORMATS:
+            (run_dir / name).write_text(env.get_template(f"{name}.j2").render(values), encoding="utf-8")
+    except jinja2.TemplateError as err:
+        where = f"{err.filename}:{err.lineno}: " if isinstance(err, jinja2.TemplateSyntaxError) else ""
+        raise LabError(f"the report template failed: {where}{err}") from None
+    (run_dir / "junit.xml").write_bytes(junit.render(result))
+    return pdf.print_pdf(run_dir / "report.html", run_dir / "report.pdf")
 
 
 def summary(result: PilotResult, run_dir: Path) -> str:
@@ -103,5 +187,16 @@ def summary(result: PilotResult, run_dir: Path) -> str:
                 lines.append(f"    slower: {out.id}: {out.timing}")
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.stages.items())
     lines.append(f"  stages: {stages}")
-    lines.append(f"  report: {run_dir / 'report.md'}")
+    lines.append(f"  report: {run_dir / 'report.html'} (also .md, .pdf; results.json, junit.xml)")
     return "\n".join(lines)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _date(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%d %B %Y, %H:%M UTC")
+    except ValueError:
+        return iso

@@ -70,6 +70,8 @@ class ServiceInfo(BaseModel):
     container: str
     image: str
     image_id: str = ""
+    os: str = ""  # PRETTY_NAME of /etc/os-release
+    packages: dict[str, str] = {}  # the image's own packages (not the base system's) and versions
 
 
 class CopyResult(BaseModel):
@@ -128,6 +130,8 @@ class PilotResult(BaseModel):
     scenario: str
     description: str = ""
     client: str = ""
+    consultant: str = ""
+    change: str = ""
     started_at: str
     finished_at: str = ""
     verdict: Verdict = Verdict.ERROR

@@ -50,6 +50,8 @@ class Scenario:
     folder: Path
     description: str
     client: str
+    consultant: str
+    change: str
     variants: tuple[Variant, ...]
     test_files: tuple[tuple[Path, tuple[str, ...]], ...]  # (file, services its `host` targets)
     checks: Checks
@@ -183,6 +185,8 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
         folder=folder,
         description=spec.description.strip(),
         client=spec.client,
+        consultant=spec.consultant,
+        change=spec.change,
         variants=tuple(variants),
         test_files=tuple(test_files),
         checks=spec.checks,

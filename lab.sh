@@ -23,6 +23,17 @@ if [ ! -x "$venv/bin/python" ]; then
         fi
     fi
 fi
+# The reports' PDF is printed by headless Chromium; pdftotext checks it in the tests.
+if ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing chromium and poppler-utils (PDF reports)..." >&2
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            chromium poppler-utils fonts-dejavu-core >/dev/null
+    else
+        echo "note: without chromium the pilots write no report.pdf (install chromium and poppler-utils)" >&2
+    fi
+fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "installing the lab and its dependencies into $venv..." >&2
     "$venv/bin/python" -m pip install --quiet --upgrade pip >/dev/null

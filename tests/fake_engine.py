@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.engine import RUN, SERVICE, ContainerSpec, ContainerState, RunObjects
+from lab.engine import RUN, SERVICE, ContainerSpec, ContainerState, ExecResult, RunObjects
 from lab.errors import BuildFailed, EngineError
 
 RUNNING = ContainerState("running", 0, None, "")
@@ -29,6 +29,7 @@ class FakeEngine:
     networks: dict[str, dict[str, str]] = field(default_factory=dict)
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
     polls: dict[str, int] = field(default_factory=dict)
+    execs: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def image_id(self, tag: str) -> str | None:
         return self.images.get(tag)
@@ -61,6 +62,13 @@ class FakeEngine:
         n = self.polls.get(container, 0)
         self.polls[container] = n + 1
         return script[min(n, len(script) - 1)]
+
+    def exec(
+        self, container: str, argv: list[str], env: dict[str, str] | None = None, user: str | None = None
+    ) -> ExecResult:
+        """Commands answer nothing here (an image without tools); probes are tested apart."""
+        self.execs.append((container, argv))
+        return ExecResult(0, "", "", 0.001)
 
     def logs(self, container: str, tail: int | None = None) -> str:
         if container not in self.containers:

@@ -40,7 +40,7 @@ def test_regression_pilot_exits_1_and_reports_it(pilot):
     assert done.code == 1, done.stderr
     assert "regression: checks/test_app.py::test_greeting[app]" in done.stdout
     report = (done.run_dir / "report.md").read_text()
-    assert "## Verdict: FAIL" in report
+    assert "## Verdict: NO-GO" in report
     assert "assert 'hi' == 'hello'" in report
     # a value kept with the `record` fixture is compared like a declarative check's answer
     outputs = {o["id"]: o for o in json.loads((done.run_dir / "results.json").read_text())["candidates"][0]["outputs"]}
@@ -147,6 +147,14 @@ def test_demo_pilot_finds_the_real_regressions(pilot):
     assert "test_export_dates_are_iso_8601[app]" in regressions
     assert "Thu, 08 Jan 2026 00:00:00 GMT" in regressions
     assert "test_invoice_data_is_complete[db]" not in regressions
+    # every format is there, and the PDF says what the report says
+    assert {"report.md", "report.html", "report.pdf", "results.json", "junit.xml"} <= {
+        p.name for p in done.run_dir.iterdir()
+    }
+    pdf_text = subprocess.run(
+        ["pdftotext", str(done.run_dir / "report.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "NO-GO" in pdf_text and "CHG-2026-0142" in pdf_text
     # the declarative checks: a real changed answer, real noise cancelled
     results = json.loads((done.run_dir / "results.json").read_text())
     outputs = {o["id"]: o for o in results["candidates"][0]["outputs"]}
@@ -221,3 +229,27 @@ def test_mariadb_and_sqlite_answers(pilot):
     copies = {c["variant"]: c for c in results["copies"]}
     items = next(o for o in copies["baseline"]["observations"][0] if o["id"] == "sql:items")
     assert items["output"]["rows"] == [["1", "tea, green", "1.5"], ["2", None, "2.0"]]
+
+
+def test_approve_and_verify_through_the_command_line(pilot):
+    done = pilot(scenario_path("regression"))
+    run = str(done.run_dir)
+    approved = invoke("approve", run, "--by", "Dr. Meyer", "--decision", "defer", "--note", "fix the export first")
+    assert approved.returncode == 0, approved.stderr
+    assert "recorded: defer by Dr. Meyer" in approved.stderr
+    verified = invoke("verify", run)
+    assert verified.returncode == 0 and "verified:" in verified.stderr, verified.stderr
+    html = done.run_dir / "report.html"
+    html.write_bytes(html.read_bytes().replace(b"NO-GO", b"GO!!!", 1))
+    tampered = invoke("verify", run)
+    assert tampered.returncode == 1
+    assert "report.html: changed since approval 1 (defer by Dr. Meyer" in tampered.stderr
+    for args, message in (
+        (("approve", "no-such-run", "--by", "x", "--decision", "defer"), "no run 'no-such-run'"),
+        (("approve", run, "--by", "x", "--decision", "maybe"), "unknown decision 'maybe'"),
+    ):
+        refused = invoke(*args)
+        assert refused.returncode == 2 and message in refused.stderr and "Traceback" not in refused.stderr
+    rendered = invoke("report", run)
+    assert rendered.returncode == 0, rendered.stderr
+    assert b"NO-GO" in html.read_bytes()

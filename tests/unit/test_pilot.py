@@ -52,6 +52,12 @@ CHECKS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def no_pdf(monkeypatch):
+    """PDF printing (a Chromium start per run) is tested in test_report.py."""
+    monkeypatch.setattr("lab.pdf.print_pdf", lambda html, out: ["report.pdf not written in unit tests"])
+
+
 def run(write_scenario, tmp_path, engine: FakeEngine, **kwargs) -> tuple[Pilot, PilotResult]:
     loaded = scenario.load(str(write_scenario(SCENARIO, CHECKS)))
     pilot = Pilot(engine, loaded, tmp_path / "pilots", say=lambda m: None, **kwargs)
@@ -77,7 +83,7 @@ def test_regression_is_found_reported_and_everything_removed(write_scenario, tmp
     saved = PilotResult.read(pilot.run_dir)
     assert saved == result
     report = (pilot.run_dir / "report.md").read_text()
-    assert "## Verdict: FAIL" in report and "test_classic_mode" in report
+    assert "## Verdict: NO-GO" in report and "test_classic_mode" in report
     assert report.index("Regressions") < report.index("Failing on both") < report.index("Passed on both")
     assert set(result.stages) >= {"build", "start_ready", "checks", "logs", "teardown", "total"}
     assert json.loads((pilot.run_dir / "results.json").read_text())["schema_version"] == 1

@@ -32,7 +32,8 @@ def main() -> None:
         folder = Path(tmp, "many-checks")
         folder.mkdir()
         checks = "\n".join(f"    - {{name: c{i}, service: app, run: 'true'}}" for i in range(args.checks))
-        (folder / "scenario.yml").write_text(textwrap.dedent("""\
+        (folder / "scenario.yml").write_text(
+            textwrap.dedent("""\
             description: many trivial checks
             services:
               app: {image: "debian:bookworm", command: [sleep, infinity]}
@@ -41,14 +42,19 @@ def main() -> None:
             checks:
               noise: {second_run: false}
               command:
-            """) + checks + "\n")
+            """)
+            + checks
+            + "\n"
+        )
         loaded = scenario.load(str(folder))
         result = Pilot(Engine.connect(), loaded, Path(tmp, "out"), say=lambda m: None).run()
     for copy in result.copies:
         trips = [s for obs in copy.observations[0] for s in obs.seconds]
         wall = copy.seconds["checks"]
-        print(f"{copy.variant}: {len(trips)} checks in {wall:.2f} s — {wall / len(trips) * 1000:.1f} ms of wall time"
-              f" per check; round trip of one check: median {statistics.median(trips) * 1000:.1f} ms")
+        print(
+            f"{copy.variant}: {len(trips)} checks in {wall:.2f} s — {wall / len(trips) * 1000:.1f} ms of wall time"
+            f" per check; round trip of one check: median {statistics.median(trips) * 1000:.1f} ms"
+        )
     print(f"verdict {result.verdict.value} (expected PASS), total {result.stages['total']:.1f} s")
 
 

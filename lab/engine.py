@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import select
 import socket
 import time
 from collections.abc import Callable
@@ -93,6 +94,31 @@ class ExecResult:
     seconds: float
 
 
+class RawStream:
+    """The hijacked connection of an attached exec: bytes in, Docker's frames out."""
+
+    def __init__(self, sock: Any):
+        self.holder = sock  # keeps the HTTP response (and so the connection) alive
+        self.sock = getattr(sock, "_sock", sock)  # a local socket comes wrapped read-only
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def recv(self, size: int, timeout: float) -> bytes:
+        """Up to `size` bytes; b"" at the end; TimeoutError after `timeout` seconds of silence."""
+        ready, _, _ = select.select([self.sock], [], [], max(timeout, 0.0))
+        if not ready:
+            raise TimeoutError(f"no answer within {timeout:g} s")
+        return bytes(self.sock.recv(size))
+
+    def close(self) -> None:
+        for closable in (self.sock, self.holder):
+            try:
+                closable.close()
+            except OSError:
+                pass
+
+
 @dataclass(frozen=True)
 class RunObjects:
     """What the engine holds of one run, found by label."""
@@ -140,6 +166,7 @@ class EngineLike(Protocol):
     def start(self, spec: ContainerSpec) -> None: ...
     def state(self, container: str) -> ContainerState: ...
     def logs(self, container: str, tail: int | None = None) -> str: ...
+    def open_shell(self, container: str, user: str | None = None) -> RawStream: ...
     def exec(
         self, container: str, argv: list[str], env: dict[str, str] | None = None, user: str | None = None
     ) -> ExecResult: ...
@@ -283,6 +310,15 @@ class Engine:
             stderr=(stderr or b"").decode("utf-8", "replace"),
             seconds=time.perf_counter() - start,
         )
+
+    def open_shell(self, container: str, user: str | None = None) -> RawStream:
+        """A long-lived `sh` in the container, its stdin and multiplexed output on one stream
+        (lab.session speaks to it), so that a command costs no `docker exec` of its own."""
+        api = self.client.api
+        exec_id = self._call(
+            api.exec_create, container, ["sh"], stdin=True, stdout=True, stderr=True, tty=False, user=user or ""
+        )["Id"]
+        return RawStream(self._call(api.exec_start, exec_id, socket=True))
 
     def logs(self, container: str, tail: int | None = None) -> str:
         raw = self._call(self.client.api.logs, container, tail=tail if tail is not None else "all")

@@ -1,13 +1,14 @@
 """Declarative checks (sql, http, command): run them against one copy, record what they
 answered as plain, comparable data (lab.results.Observation).
 
-- sql runs the query with the service's own client (psql, mariadb/mysql, sqlite3) through
-  `docker exec`; PostgreSQL also reports column types and times each run itself.
+- sql runs the query with the service's own client (psql, mariadb/mysql, sqlite3) in the
+  service's container; PostgreSQL also reports column types and times each run itself.
 - http runs in the copy's probe container (lab/probe), which sends the request to the
   service by name on the copy's own network and times each response itself.
 - command runs in the service's container; exit code, stdout and stderr are kept.
 
-Checks of one copy run concurrently. Each run is bounded by the check's timeout
+Commands reach the containers through long-lived shell sessions (lab.session), not a
+`docker exec` each. Checks of one copy run concurrently. Each run is bounded by the check's timeout
 (`timeout` inside the container), so a hanging query or command cannot hang the pilot.
 """
 
@@ -18,8 +19,8 @@ import io
 import json
 import re
 import shlex
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from lab.engine import EngineLike, ExecResult
@@ -27,13 +28,15 @@ from lab.errors import LabError
 from lab.model import CommandCheck, HttpCheck, Probe, SqlCheck
 from lab.results import Observation, Outcome
 from lab.scenario import Scenario
+from lab.session import ShellPool
 
-PROBE_CONTEXT = Path(__file__).parent / "probe"
 NULL = "<NULL>"
 ROWS_MARK = "@@lab-rows@@"
 TIME_RE = re.compile(r"^Time: ([\d.]+) ms")
 PSQL_PREFIX_RE = re.compile(r"^psql:<stdin>:\d+: ", re.MULTILINE)
 PARALLEL = 4
+# How a check's command reaches a container: (container, argv, env, user, timeout).
+Runner = Callable[[str, list[str], dict[str, str] | None, str | None, float], ExecResult]
 
 
 def all_checks(scenario: Scenario) -> list[tuple[str, Probe]]:
@@ -47,26 +50,28 @@ def all_checks(scenario: Scenario) -> list[tuple[str, Probe]]:
 
 
 def run_all(engine: EngineLike, scenario: Scenario, containers: dict[str, str], probe: str | None) -> list[Observation]:
-    """Observe every declarative check once, several at a time."""
+    """Observe every declarative check once, several at a time, through shell sessions."""
     checks = all_checks(scenario)
-    with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="probe") as pool:
-        return list(pool.map(lambda item: observe(engine, item[0], item[1], containers, probe), checks))
+    shells = ShellPool(engine)
+    try:
+        with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="probe") as pool:
+            return list(pool.map(lambda item: observe(shells, item[0], item[1], containers, probe), checks))
+    finally:
+        shells.close()
 
 
-def observe(
-    engine: EngineLike, check_id: str, check: Probe, containers: dict[str, str], probe: str | None
-) -> Observation:
+def observe(run: Runner, check_id: str, check: Probe, containers: dict[str, str], probe: str | None) -> Observation:
     """Run one check against one copy; a failure to run is an observation too."""
     container = containers[check.service]
     try:
         if isinstance(check, SqlCheck):
-            return _sql(engine, check_id, check, container)
+            return _sql(run, check_id, check, container)
         if isinstance(check, HttpCheck):
             if probe is None:
                 raise LabError("no probe container for HTTP checks")
-            return _http(engine, check_id, check, probe)
+            return _http(run, check_id, check, probe)
         assert isinstance(check, CommandCheck)
-        return _command(engine, check_id, check, container)
+        return _command(run, check_id, check, container)
     except LabError as err:
         return Observation(
             id=check_id,
@@ -117,16 +122,18 @@ def parse_psql(stdout: str, repeat: int) -> tuple[list[dict[str, str]], list[lis
     return columns, [[None if v == NULL else v for v in row] for row in rows], times[:repeat]
 
 
-def _sql(engine: EngineLike, check_id: str, check: SqlCheck, container: str) -> Observation:
+def _sql(run: Runner, check_id: str, check: SqlCheck, container: str) -> Observation:
     if check.dialect == "postgresql":
         argv = ["psql", "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--file=-"]
         argv += [f"--username={check.user}"] if check.user else []
         argv += [f"--dbname={check.database}"] if check.database else []
         shell = 'printf "%s" "$LAB_SQL" | ' + shlex.join(argv)
-        result = engine.exec(
+        result = run(
             container,
             bounded(["sh", "-c", shell], check.timeout),
-            env={"LAB_SQL": sql_script(check.query, check.repeat)},
+            {"LAB_SQL": sql_script(check.query, check.repeat)},
+            None,
+            check.timeout,
         )
         if _timed_out(result):
             return _deadline(check_id, check)
@@ -140,10 +147,10 @@ def _sql(engine: EngineLike, check_id: str, check: SqlCheck, container: str) -> 
             output={"columns": columns, "rows": rows},
             seconds=times or [result.seconds],
         )
-    return _sql_simple(engine, check_id, check, container)
+    return _sql_simple(run, check_id, check, container)
 
 
-def _sql_simple(engine: EngineLike, check_id: str, check: SqlCheck, container: str) -> Observation:
+def _sql_simple(run: Runner, check_id: str, check: SqlCheck, container: str) -> Observation:
     """MariaDB/MySQL and SQLite: values through the client's CSV/tab output, timed per run."""
     if check.dialect == "sqlite":
         argv = ["sqlite3", "-header", "-csv", "-nullvalue", NULL, check.database or ":memory:", check.query]
@@ -156,7 +163,7 @@ def _sql_simple(engine: EngineLike, check_id: str, check: SqlCheck, container: s
     times: list[float] = []
     first: ExecResult | None = None
     for _ in range(check.repeat):
-        result = engine.exec(container, bounded(argv, check.timeout))
+        result = run(container, bounded(argv, check.timeout), None, None, check.timeout)
         if _timed_out(result):
             return _deadline(check_id, check)
         if result.exit_code != 0:
@@ -196,7 +203,7 @@ def _sql_error(check_id: str, check: SqlCheck, message: str, result: ExecResult)
 
 
 # http ---------------------------------------------------------------------------------
-def _http(engine: EngineLike, check_id: str, check: HttpCheck, probe: str) -> Observation:
+def _http(run: Runner, check_id: str, check: HttpCheck, probe: str) -> Observation:
     request = {
         "host": check.service,
         "port": check.port,
@@ -207,10 +214,13 @@ def _http(engine: EngineLike, check_id: str, check: HttpCheck, probe: str) -> Ob
         "repeat": check.repeat,
         "timeout": check.timeout,
     }
-    result = engine.exec(
+    deadline = check.timeout * check.repeat + 5
+    result = run(
         probe,
-        bounded(["python3", "/usr/local/bin/http-probe"], check.timeout * check.repeat + 5),
-        env={"LAB_REQUEST": json.dumps(request)},
+        bounded(["python3", "/usr/local/bin/http-probe"], deadline),
+        {"LAB_REQUEST": json.dumps(request)},
+        None,
+        deadline,
     )
     if _timed_out(result):
         return _deadline(check_id, check)
@@ -256,12 +266,12 @@ def _json_or_text(body: str, binary: bool) -> Any:
 
 
 # command ------------------------------------------------------------------------------
-def _command(engine: EngineLike, check_id: str, check: CommandCheck, container: str) -> Observation:
+def _command(run: Runner, check_id: str, check: CommandCheck, container: str) -> Observation:
     argv = ["sh", "-c", check.run] if isinstance(check.run, str) else list(check.run)
     times: list[float] = []
     first: ExecResult | None = None
     for _ in range(check.repeat):
-        result = engine.exec(container, bounded(argv, check.timeout), user=check.user)
+        result = run(container, bounded(argv, check.timeout), None, check.user, check.timeout)
         if _timed_out(result):
             return _deadline(check_id, check)
         first = first or result

@@ -36,13 +36,13 @@ def test_sql_script_repeats_without_printing_again():
 
 
 class Recorded:
-    """An engine whose exec answers from a list, recording what it was asked."""
+    """A runner that answers from a list, recording what it was asked."""
 
     def __init__(self, *answers: ExecResult):
         self.answers = list(answers)
         self.asked: list[tuple[list[str], dict | None, str | None]] = []
 
-    def exec(self, container, argv, env=None, user=None):
+    def __call__(self, container, argv, env=None, user=None, timeout=30.0):
         self.asked.append((argv, env, user))
         return self.answers.pop(0)
 

@@ -24,6 +24,7 @@ from lab.results import (
 )
 
 DEFAULT_SLOWDOWN = Slowdown()
+RESTORE_CHECKS = ("restore:", "verify:")  # ids of the checks lab.restore makes
 BAD = (Outcome.FAILED, Outcome.ERROR, Outcome.NOT_RUN)
 
 
@@ -114,10 +115,16 @@ def judge(
     outputs = compare_outputs(baseline, twin, candidate, probes or {}, slow)
     counts = Counter(c.status.value for c in comparisons)
     regressions = counts.get(Status.REGRESSION.value, 0)
+    unrestored = restore_failures(baseline) + restore_failures(candidate)
     changed = sum(1 for o in outputs if o.changed)
     slower = sum(1 for o in outputs if o.slower)
     uncompared = counts.get(Status.ERROR.value, 0)
-    if regressions:
+    if unrestored:
+        verdict = Verdict.FAIL
+        reason = f"the backup did not restore completely: {unrestored[0]}" + (
+            f" (and {len(unrestored) - 1} more)" if len(unrestored) > 1 else ""
+        )
+    elif regressions:
         verdict = Verdict.FAIL
         reason = f"{_n(regressions, 'regression')}: passes on the baseline, fails on the candidate"
     elif changed or slower or uncompared:
@@ -166,8 +173,20 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
 
 
+def restore_failures(copy: CopyResult) -> list[str]:
+    """What went wrong restoring or verifying the backup in a copy, one line each."""
+    return [
+        f"{copy.variant}: {c.id}: {c.message}"
+        for c in copy.checks
+        if c.id.startswith(RESTORE_CHECKS) and c.outcome != Outcome.PASSED
+    ]
+
+
 def baseline_evidence(baseline: CopyResult) -> str:
-    """Why the baseline's results prove nothing, or "" when they do."""
+    """Why the baseline's results prove nothing, or "" when they do. A backup that does
+    not restore on the baseline is a finding (FAIL), not a pilot that could not run."""
+    if restore_failures(baseline):
+        return ""
     outcomes = baseline.checks + [o.as_check() for o in first_pass(baseline)]
     broken = [c for c in outcomes if c.id == "(checks)"]
     if broken:

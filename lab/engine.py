@@ -14,7 +14,7 @@ import os
 import select
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +111,10 @@ class RawStream:
             raise TimeoutError(f"no answer within {timeout:g} s")
         return bytes(self.sock.recv(size))
 
+    def close_input(self) -> None:
+        """End of stdin for the process on the other side."""
+        self.sock.shutdown(socket.SHUT_WR)
+
     def close(self) -> None:
         for closable in (self.sock, self.holder):
             try:
@@ -163,7 +167,12 @@ class EngineLike(Protocol):
     def image_summary(self, image: str) -> dict[str, str]: ...
     def create_network(self, name: str, labels: dict[str, str]) -> None: ...
     def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
+    def create(self, spec: ContainerSpec) -> None: ...
+    def begin(self, container: str) -> None: ...
     def start(self, spec: ContainerSpec) -> None: ...
+    def put_archive(self, container: str, path: str, data: IO[bytes] | Iterable[bytes]) -> None: ...
+    def attach(self, container: str, argv: list[str], user: str | None = None) -> tuple[RawStream, str]: ...
+    def exit_code(self, exec_id: str) -> int | None: ...
     def state(self, container: str) -> ContainerState: ...
     def logs(self, container: str, tail: int | None = None) -> str: ...
     def open_shell(self, container: str, user: str | None = None) -> RawStream: ...
@@ -263,10 +272,11 @@ class Engine:
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         self._call(self.client.volumes.create, name=name, labels=labels)
 
-    def start(self, spec: ContainerSpec) -> None:
+    def create(self, spec: ContainerSpec) -> None:
+        """Create the container without starting it (files can be put in first)."""
         endpoint = self.client.api.create_endpoint_config(aliases=list(spec.aliases))
         self._call(
-            self.client.containers.run,
+            self.client.containers.create,
             spec.image,
             command=spec.command,
             entrypoint=spec.entrypoint,
@@ -280,8 +290,34 @@ class Engine:
             networking_config={spec.network: endpoint},
             volumes={vol: {"bind": path, "mode": "rw"} for vol, path in spec.volumes.items()},
             healthcheck=spec.healthcheck,
-            detach=True,
         )
+
+    def begin(self, container: str) -> None:
+        """Start a created container."""
+        self._call(self.client.api.start, container)
+
+    def start(self, spec: ContainerSpec) -> None:
+        self.create(spec)
+        self.begin(spec.name)
+
+    def put_archive(self, container: str, path: str, data: IO[bytes] | Iterable[bytes]) -> None:
+        """Unpack a tar stream (plain, gzip, bzip2 or xz) at `path` in the container,
+        streamed through the API: no host folder is shared."""
+        if not self._call(self.client.api.put_archive, container, path, data):
+            raise EngineError(f"the engine refused to unpack files into {container}:{path}")
+
+    def attach(self, container: str, argv: list[str], user: str | None = None) -> tuple[RawStream, str]:
+        """Start `argv` with its stdin, stdout and stderr on a stream; returns the stream and
+        the exec id (for its exit code)."""
+        api = self.client.api
+        exec_id = self._call(
+            api.exec_create, container, argv, stdin=True, stdout=True, stderr=True, tty=False, user=user or ""
+        )["Id"]
+        return RawStream(self._call(api.exec_start, exec_id, socket=True)), exec_id
+
+    def exit_code(self, exec_id: str) -> int | None:
+        code = self._call(self.client.api.exec_inspect, exec_id).get("ExitCode")
+        return int(code) if code is not None else None
 
     def state(self, container: str) -> ContainerState:
         attrs = self._call(self.client.api.inspect_container, container)

@@ -244,6 +244,42 @@ class Checks(Model):
     slowdown: Slowdown = Slowdown()
 
 
+class Backup(Model):
+    """One of the client's backup artefacts, restored into a service of every copy.
+
+    postgresql: a pg_dump file — plain SQL, gzipped, or custom format (-Fc), recognised by
+    its content — loaded with psql or pg_restore into `database` (created if missing).
+    mysql: a mysqldump/mariadb-dump file (plain or gzipped) loaded into `database`.
+    sqlite: an SQL dump (plain or gzipped) loaded into the database file `database`.
+    redis-rdb: an RDB snapshot placed as `path` (default /var/lib/redis/dump.rdb) before
+    the service starts. files: a tar archive (plain, gzip, bzip2, xz) unpacked at `path`
+    before the service starts.
+    """
+
+    file: str
+    format: Literal["postgresql", "mysql", "sqlite", "redis-rdb", "files"]
+    database: str | None = None
+    user: str | None = None
+    path: str | None = None
+    timeout: Deadline = 600.0
+
+
+class Verify(Model):
+    """What a good restore looks like, checked in every copy: a query with a known answer,
+    row counts per table, or a checksum manifest (sha256sum format) of restored files."""
+
+    name: str = Field(min_length=1)
+    service: str
+    dialect: Literal["postgresql", "mysql", "sqlite"] = "postgresql"
+    database: str | None = None
+    user: str | None = None
+    query: str | None = None
+    expect: str | None = None  # the query's answer, as psql -At (or the client's batch mode) prints it
+    row_counts: dict[str, int] = {}
+    manifest: str | None = None  # a file of the scenario: "<sha256>  <path in the container>" lines
+    timeout: Deadline = 120.0
+
+
 class Timeouts(Model):
     build: Deadline = 1800.0
     ready: Deadline = 120.0
@@ -261,4 +297,6 @@ class ScenarioFile(Model):
     baseline: VariantSpec = VariantSpec()
     candidates: dict[str, VariantSpec]
     checks: Checks = Checks()
+    backup: dict[str, list[Backup]] = {}  # service -> its backup artefacts
+    verify: list[Verify] = []
     timeouts: Timeouts = Timeouts()

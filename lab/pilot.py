@@ -21,12 +21,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from lab import approval, checks, compare, images, inventory, probes, report
+from lab import approval, checks, compare, images, inventory, probes, report, restore
 from lab.diff import Rules
 from lab.engine import ContainerSpec, EngineLike, labels
 from lab.errors import Interrupted, LabError
-from lab.results import CopyResult, ImageRecord, PilotResult, ServiceInfo, Verdict
+from lab.results import BackupFile, CopyResult, ImageRecord, PilotResult, RestoreRecord, ServiceInfo, Verdict
 from lab.scenario import TWIN, Scenario, Variant
+from lab.session import ShellPool
 from lab.stage import CopyNames, stage_copy
 
 Say = Callable[[str], None]
@@ -92,6 +93,7 @@ class Pilot:
         )
         interrupted: BaseException | None = None
         try:
+            self.hash_backups("before")
             self.result.stage = "build"
             refs = self.timed("build", self.build)
             self.result.stage = "copies"  # stage, then check, each copy on its own
@@ -151,6 +153,13 @@ class Pilot:
             s: ServiceInfo(container=names.container(s), image=refs[(variant.name, s)]) for s in variant.services
         }
         start = self.clock()
+        artefacts = [restore.Artefact(*item) for item in self.scenario.backups]
+
+        def place_files(service: str, container: str) -> None:
+            for item in artefacts:
+                if item.service == service and item.before_start:
+                    copy.restores.append(self.restored(variant, restore.place(self.engine, container, item)))
+
         try:
             stage_copy(
                 self.engine,
@@ -162,6 +171,7 @@ class Pilot:
                 self.cancelled,
                 self.clock,
                 on_ready=lambda s, t: self.log(f"{variant.name}: {s} ready ({t:.1f} s)"),
+                before_start=place_files,
             )
         except Interrupted:
             raise
@@ -177,6 +187,8 @@ class Pilot:
             info.image_id = self.engine.image_summary(info.image)["id"]
             info.os, info.packages = inventory.describe(self.engine, info.container)
         containers = {s: i.container for s, i in copy.services.items()}
+        if artefacts or self.scenario.verify:
+            self.restore_and_verify(variant, copy, artefacts, containers)
         if self.cancelled.is_set():
             raise Interrupted("stopped before the checks")
         t_checks = self.clock()
@@ -190,7 +202,7 @@ class Pilot:
                 self.cancelled,
             )
             (self.run_dir / "checks" / variant.name / "pytest.log").write_text(output, encoding="utf-8")
-            copy.checks = results
+            copy.checks += results
             copy.observations = [checks.recorded(self.run_dir / "checks" / variant.name)]
         if probes.all_checks(self.scenario):
             self.observe(variant, names, copy, containers, refs)
@@ -199,6 +211,34 @@ class Pilot:
         outcomes = copy.checks + [o.as_check() for o in (copy.observations or [[]])[0]]
         passed = sum(1 for r in outcomes if r.outcome.value == "passed")
         self.log(f"{variant.name}: checks done, {passed}/{len(outcomes)} passed ({copy.seconds['checks']:.1f} s)")
+
+    def restore_and_verify(
+        self, variant: Variant, copy: CopyResult, artefacts: list[restore.Artefact], containers: dict[str, str]
+    ) -> None:
+        """Load the dumps into the running copy, then check that the restore is complete."""
+        t0 = self.clock()
+        for item in artefacts:
+            if self.cancelled.is_set():
+                raise Interrupted("stopped during the restore")
+            if not item.before_start:
+                copy.restores.append(self.restored(variant, restore.load(self.engine, containers[item.service], item)))
+        copy.checks = [restore.as_check(r) for r in copy.restores]
+        shells = ShellPool(self.engine)
+        try:
+            copy.checks += restore.verify(shells, containers, list(self.scenario.verify), self.scenario.folder)
+        finally:
+            shells.close()
+        placed = sum(r.seconds for r in copy.restores if r.format in restore.BEFORE_START)
+        copy.seconds["restore"] = round(self.clock() - t0 + placed, 3)
+        self.slowest("restore", copy.seconds["restore"])
+        failed = [c for c in copy.checks if c.outcome.value != "passed"]
+        state = "verified" if not failed else f"FAILED: {failed[0].id}: {failed[0].message}"
+        self.log(f"{variant.name}: restore {state} ({copy.seconds['restore']:.1f} s)")
+
+    def restored(self, variant: Variant, record: RestoreRecord) -> RestoreRecord:
+        state = "restored" if record.ok else "FAILED to restore"
+        self.log(f"{variant.name}: {state} {record.file} into {record.service} ({record.seconds:.1f} s)")
+        return record
 
     def observe(
         self,
@@ -267,12 +307,33 @@ class Pilot:
             except Exception as err:  # noqa: BLE001 — the next step must run regardless
                 self.result.warnings.append(f"{name} incomplete: {err}")
                 self.log(f"warning: {name} incomplete: {err}")
+        try:
+            self.hash_backups("after")
+        except LabError as err:
+            self.result.warnings.append(str(err))
         if not keep and self.result.warnings:
             self.result.warnings.append("run `invoke gc` to remove what this run may have left in the engine")
         self.result.copies = list(self.copies.values())
         self.result.finished_at = _now()
         self.result.stages["total"] = round(self.clock() - self.t0, 3)
         self.write()
+
+    def hash_backups(self, when: str) -> None:
+        """SHA-256 of every backup file before and after the pilot: proof they are untouched."""
+        paths = {path: spec.file for _, spec, path in self.scenario.backups}
+        if when == "before":
+            self.result.backups = [
+                BackupFile(file=file, size=path.stat().st_size, sha256_before=approval.sha256(path))
+                for path, file in paths.items()
+            ]
+            return
+        for record, path in zip(self.result.backups, paths, strict=True):
+            record.sha256_after = approval.sha256(path) if path.is_file() else "(missing)"
+            if record.sha256_after != record.sha256_before:
+                raise LabError(
+                    f"the client's backup file {record.file} changed during the pilot:"
+                    f" SHA-256 {record.sha256_before} before, {record.sha256_after} after"
+                )
 
     def keep_copies(self) -> None:
         self.engine.mark_kept(self.run_id)

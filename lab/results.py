@@ -66,6 +66,27 @@ class Observation(BaseModel):
         return CheckResult(id=self.id, outcome=self.outcome, seconds=sum(self.seconds), message=self.message)
 
 
+class RestoreRecord(BaseModel):
+    """One backup artefact restored into one service of one copy."""
+
+    service: str
+    file: str
+    format: str
+    seconds: float
+    ok: bool
+    message: str = ""
+    output: str = ""  # the restore command's last lines (its error output when it failed)
+
+
+class BackupFile(BaseModel):
+    """A client's backup file, hashed before the pilot and after it: never modified."""
+
+    file: str
+    size: int
+    sha256_before: str
+    sha256_after: str = ""
+
+
 class ServiceInfo(BaseModel):
     container: str
     image: str
@@ -86,6 +107,7 @@ class CopyResult(BaseModel):
     seconds: dict[str, float] = {}  # start_ready, checks
     checks: list[CheckResult] = []
     observations: list[list[Observation]] = []  # one list per pass (the baseline runs twice)
+    restores: list[RestoreRecord] = []
 
 
 class Comparison(BaseModel):
@@ -143,6 +165,7 @@ class PilotResult(BaseModel):
     warnings: list[str] = []
     stages: dict[str, float] = Field(default_factory=dict)  # seconds per stage, plus total
     images: list[ImageRecord] = []
+    backups: list[BackupFile] = []
     copies: list[CopyResult] = []
     candidates: list[CandidateVerdict] = []
 

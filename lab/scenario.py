@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from lab import yamlpos
 from lab.errors import ScenarioError
-from lab.model import NAME_RE, Checks, ScenarioFile, Service, Timeouts
+from lab.model import NAME_RE, Backup, Checks, ScenarioFile, Service, Timeouts, Verify
 
 SCENARIO_FILE = "scenario.yml"
 M = TypeVar("M", bound=BaseModel)
@@ -56,6 +56,8 @@ class Scenario:
     test_files: tuple[tuple[Path, tuple[str, ...]], ...]  # (file, services its `host` targets)
     checks: Checks
     timeouts: Timeouts
+    backups: tuple[tuple[str, Backup, Path], ...] = ()  # (service, artefact, absolute path)
+    verify: tuple[Verify, ...] = ()
 
     @property
     def baseline(self) -> Variant:
@@ -162,6 +164,7 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
     }
     _check_names(data, report)
     test_files = _test_files(data, folder, report)
+    backups = _check_backups(spec, folder, report) if spec is not None else []
     variants = []
     if spec is None or None in base.values():  # check what can be checked
         _check_stack({n: s for n, s in base.items() if s}, (BASELINE,), folder, report, set(base))
@@ -191,6 +194,8 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
         test_files=tuple(test_files),
         checks=spec.checks,
         timeouts=spec.timeouts,
+        backups=tuple(backups),
+        verify=tuple(spec.verify),
     )
 
 
@@ -300,6 +305,36 @@ def _check_names(data: dict[str, Any], report: _Problems) -> None:
     for key_path, host in hosts:
         if host not in services:
             report.add(key_path, f"unknown service '{host}'{_did_you_mean(host, services)}")
+
+
+def _check_backups(spec: ScenarioFile, folder: Path, report: _Problems) -> list[tuple[str, Backup, Path]]:
+    """The backup artefacts (files that exist, for services that exist) and the
+    verifications (one kind each, for services that exist)."""
+    found = []
+    for service, items in spec.backup.items():
+        if service not in spec.services:
+            report.add(("backup", service), f"unknown service '{service}'{_did_you_mean(service, spec.services)}")
+        for index, item in enumerate(items):
+            path = (folder / item.file).resolve()
+            if not path.is_file():
+                report.add(("backup", service, index, "file"), f"backup file not found: {_shown(path)}")
+            if item.format in ("postgresql", "mysql", "sqlite") and not item.database:
+                report.add(("backup", service, index), f"a {item.format} dump needs 'database': where to load it")
+            found.append((service, item, path))
+    for index, check in enumerate(spec.verify):
+        if check.service not in spec.services:
+            report.add(
+                ("verify", index, "service"),
+                f"unknown service '{check.service}'{_did_you_mean(check.service, spec.services)}",
+            )
+        kinds = [k for k in ("query", "row_counts", "manifest") if getattr(check, k)]
+        if len(kinds) != 1:
+            report.add(("verify", index), "give exactly one of: query (with expect), row_counts, manifest")
+        if check.query and check.expect is None:
+            report.add(("verify", index), "a query needs 'expect': the answer a good restore gives")
+        if check.manifest and not (folder / check.manifest).is_file():
+            report.add(("verify", index, "manifest"), f"manifest not found: {_shown(folder / check.manifest)}")
+    return found
 
 
 def _list(value: Any) -> list[Any]:

@@ -16,6 +16,7 @@ import shlex
 import struct
 import threading
 import time
+from typing import BinaryIO
 
 from lab.engine import EngineLike, ExecResult, RawStream
 from lab.errors import LabError
@@ -24,15 +25,75 @@ HEADER = struct.Struct(">BxxxL")  # stream (1 stdout, 2 stderr), payload length
 GRACE = 5.0  # seconds past a command's own deadline before the session is given up
 
 
+class Frames:
+    """Docker's multiplexed frames read off an attached stream."""
+
+    def __init__(self, stream: RawStream):
+        self.stream = stream
+        self.pending = b""
+
+    def next(self, timeout: float) -> tuple[int, bytes]:
+        """(stream kind, payload); OSError at the end of the stream, TimeoutError on silence."""
+        kind, size = HEADER.unpack(self._read(HEADER.size, timeout))
+        return kind, self._read(size, timeout)
+
+    def _read(self, size: int, timeout: float) -> bytes:
+        deadline = time.perf_counter() + timeout
+        while len(self.pending) < size:
+            chunk = self.stream.recv(65536, deadline - time.perf_counter())
+            if not chunk:
+                raise OSError("the stream ended")
+            self.pending += chunk
+        data, self.pending = self.pending[:size], self.pending[size:]
+        return data
+
+
+def pipe(stream: RawStream, source: BinaryIO, deadline: float, keep: int = 65536) -> tuple[str, str]:
+    """Stream `source` into the attached process's stdin while its output is read (so
+    neither side blocks), then end its stdin and wait for it to finish. Returns the last
+    `keep` bytes of stdout and stderr. Nothing is held in memory beyond one chunk."""
+    frames = Frames(stream)
+    out, err = bytearray(), bytearray()
+    done = threading.Event()
+    end = time.perf_counter() + deadline
+
+    def read() -> None:
+        try:
+            while True:
+                kind, payload = frames.next(max(end - time.perf_counter(), 0.0))
+                target = out if kind == 1 else err
+                target += payload
+                del target[:-keep]
+        except (OSError, TimeoutError):
+            pass
+        finally:
+            done.set()
+
+    reader = threading.Thread(target=read, name="pipe-reader", daemon=True)
+    reader.start()
+    try:
+        for chunk in iter(lambda: source.read(1 << 16), b""):
+            if done.is_set() or time.perf_counter() > end:
+                break  # the process ended (or ran out of time) before reading everything
+            stream.send(chunk)
+        stream.close_input()
+    except OSError:
+        pass  # the process closed its stdin: its exit code and stderr say why
+    if not done.wait(max(end - time.perf_counter(), 0.0)):
+        stream.close()
+        raise TimeoutError(f"did not finish within {deadline:g} s")
+    return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
 class Shell:
     """One attached `sh`; commands run one after another."""
 
     def __init__(self, stream: RawStream, name: str):
         self.stream = stream
+        self.frames = Frames(stream)
         self.name = name
         self.token = secrets.token_hex(6)
         self.count = 0
-        self.pending = b""
         self.broken = False
 
     def run(self, argv: list[str], env: dict[str, str] | None, deadline: float) -> ExecResult:
@@ -51,7 +112,7 @@ class Shell:
         try:
             self.stream.send(script.encode())
             while code is None or not err_done:
-                kind, payload = self._frame(give_up - time.perf_counter())
+                kind, payload = self.frames.next(give_up - time.perf_counter())
                 if kind == 1:
                     out += payload
                     found = end_out.search(out)
@@ -70,21 +131,6 @@ class Shell:
         return ExecResult(
             code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), time.perf_counter() - start
         )
-
-    def _frame(self, timeout: float) -> tuple[int, bytes]:
-        head = self._read(HEADER.size, timeout)
-        kind, size = HEADER.unpack(head)
-        return kind, self._read(size, timeout)
-
-    def _read(self, size: int, timeout: float) -> bytes:
-        deadline = time.perf_counter() + timeout
-        while len(self.pending) < size:
-            chunk = self.stream.recv(65536, deadline - time.perf_counter())
-            if not chunk:
-                raise OSError("the shell ended")
-            self.pending += chunk
-        data, self.pending = self.pending[:size], self.pending[size:]
-        return data
 
     def close(self) -> None:
         self.stream.close()

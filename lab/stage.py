@@ -89,6 +89,9 @@ def container_spec(
     )
 
 
+BeforeStart = Callable[[str, str], None]  # (service, container): put files in before it starts
+
+
 def stage_copy(
     engine: EngineLike,
     scenario: str,
@@ -99,6 +102,7 @@ def stage_copy(
     cancelled: threading.Event,
     clock: Clock = time.monotonic,
     on_ready: Callable[[str, float], None] | None = None,
+    before_start: BeforeStart | None = None,
 ) -> None:
     """Create the copy's network and volumes, then start and await its services wave by wave."""
     run_labels = labels(names.run_id, scenario, variant.name)
@@ -111,9 +115,11 @@ def stage_copy(
         if cancelled.is_set():
             raise Interrupted("stopped before starting " + ", ".join(wave))
         for service in wave:
-            engine.start(
-                container_spec(names, scenario, variant.name, service, variant.services[service], images[service])
-            )
+            spec = container_spec(names, scenario, variant.name, service, variant.services[service], images[service])
+            engine.create(spec)
+            if before_start is not None:
+                before_start(service, spec.name)
+            engine.begin(spec.name)
         wait_ready(
             engine,
             {s: names.container(s) for s in wave},

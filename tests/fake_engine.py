@@ -30,6 +30,7 @@ class FakeEngine:
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
     polls: dict[str, int] = field(default_factory=dict)
     execs: list[tuple[str, list[str]]] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
 
     def image_id(self, tag: str) -> str | None:
         return self.images.get(tag)
@@ -51,10 +52,17 @@ class FakeEngine:
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         self.volumes[name] = labels
 
-    def start(self, spec: ContainerSpec) -> None:
+    def create(self, spec: ContainerSpec) -> None:
         if spec.name in self.containers:
             raise EngineError(f"Conflict: the container name {spec.name} is already in use")
         self.containers[spec.name] = spec
+
+    def begin(self, container: str) -> None:
+        self.started.append(container)
+
+    def start(self, spec: ContainerSpec) -> None:
+        self.create(spec)
+        self.begin(spec.name)
 
     def state(self, container: str) -> ContainerState:
         spec = self.containers[container]

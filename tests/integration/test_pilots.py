@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import docker
 import pytest
@@ -253,3 +256,54 @@ def test_approve_and_verify_through_the_command_line(pilot):
     rendered = invoke("report", run)
     assert rendered.returncode == 0, rendered.stderr
     assert b"NO-GO" in html.read_bytes()
+
+
+def test_backup_restores_and_verifies_and_stays_untouched(pilot):
+    before = {p.name: sha256(p) for p in (ROOT / "tests/scenarios/restore/backup").iterdir()}
+    done = pilot(scenario_path("restore"))
+    assert done.code == 0, done.stdout + done.stderr
+    results = json.loads((done.run_dir / "results.json").read_text())
+    for copy in results["copies"]:
+        assert [(r["file"], r["ok"]) for r in copy["restores"]] == [
+            ("backup/uploads.tar.gz", True),
+            ("backup/orders.sql.gz", True),
+            ("backup/catalog.dump", True),
+        ]
+        verified = {c["id"]: c["outcome"] for c in copy["checks"] if c["id"].startswith("verify:")}
+        assert verified == {
+            "verify:orders total": "passed",
+            "verify:catalog complete": "passed",
+            "verify:uploads intact": "passed",
+        }
+    recorded = {Path(b["file"]).name: (b["sha256_before"], b["sha256_after"]) for b in results["backups"]}
+    assert recorded == {name: (digest, digest) for name, digest in before.items() if not name.endswith(".sha256")}
+    assert {p.name: sha256(p) for p in (ROOT / "tests/scenarios/restore/backup").iterdir()} == before
+    assert "restore" in results["stages"]
+    assert "## The client's backup" in (done.run_dir / "report.md").read_text()
+
+
+def test_truncated_backup_is_a_finding_not_a_crash(pilot, tmp_path):
+    folder = tmp_path / "restore"
+    shutil.copytree(ROOT / "tests/scenarios/restore", folder)
+    # the build context is relative to the scenario folder: point it back at the demo's
+    text = (folder / "scenario.yml").read_text().replace("../../../scenarios/demo/db", str(ROOT / "scenarios/demo/db"))
+    (folder / "scenario.yml").write_text(text)
+    dump = folder / "backup/orders.sql.gz"
+    dump.write_bytes(dump.read_bytes()[:150])
+    cut = sha256(dump)
+    done = pilot(str(folder))
+    assert done.code == 1, done.stdout + done.stderr
+    results = json.loads((done.run_dir / "results.json").read_text())
+    assert results["verdict"] == "FAIL"
+    assert "the backup did not restore completely" in results["reason"]
+    restores = {r["file"]: r for r in results["copies"][0]["restores"]}
+    assert not restores["backup/orders.sql.gz"]["ok"]
+    assert "the dump is damaged: gunzip failed" in restores["backup/orders.sql.gz"]["output"]
+    assert "unexpected end of file" in restores["backup/orders.sql.gz"]["output"]
+    assert sha256(dump) == cut  # the client's file, even a broken one, is never touched
+    report = (done.run_dir / "report.md").read_text()
+    assert "**FAILED**: the restore failed" in report and "gunzip" in report
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -125,14 +125,14 @@ def test_baseline_that_does_not_start_means_could_not_run(write_scenario, tmp_pa
 
 def test_interrupt_tears_down_and_says_where_it_stopped(write_scenario, tmp_path):
     engine = FakeEngine()
-    original = engine.start
+    original = engine.begin
 
-    def start(spec):
-        original(spec)
-        if spec.name.endswith("-baseline-app"):
+    def begin(container):
+        original(container)
+        if container.endswith("-baseline-app"):
             raise KeyboardInterrupt
 
-    engine.start = start  # type: ignore[method-assign]
+    engine.begin = begin  # type: ignore[method-assign]
     loaded = scenario.load(str(write_scenario(SCENARIO, CHECKS)))
     pilot = Pilot(engine, loaded, tmp_path / "pilots", say=lambda m: None)
     with pytest.raises(Interrupted):

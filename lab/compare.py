@@ -24,7 +24,9 @@ from lab.results import (
 )
 
 DEFAULT_SLOWDOWN = Slowdown()
-RESTORE_CHECKS = ("restore:", "verify:")  # ids of the checks lab.restore makes
+# The data's way into and out of a copy: judged on each copy (a failure is FAIL), not compared.
+RESTORE_CHECKS = ("restore:", "verify:", "upgrade:", "rollback:")
+ONE_SIDED = ("upgrade:", "rollback:")  # the rehearsal, run for the candidates only
 BAD = (Outcome.FAILED, Outcome.ERROR, Outcome.NOT_RUN)
 
 
@@ -109,8 +111,10 @@ def judge(
             comparisons=[],
         )
     comparisons = compare(
-        baseline.checks + [o.as_check() for o in first_pass(baseline)],
-        candidate.checks + [o.as_check() for o in first_pass(candidate)],
+        [c for c in baseline.checks if not c.id.startswith(RESTORE_CHECKS)]
+        + [o.as_check() for o in first_pass(baseline)],
+        [c for c in candidate.checks if not c.id.startswith(RESTORE_CHECKS)]
+        + [o.as_check() for o in first_pass(candidate)],
     )
     outputs = compare_outputs(baseline, twin, candidate, probes or {}, slow)
     counts = Counter(c.status.value for c in comparisons)
@@ -121,9 +125,12 @@ def judge(
     uncompared = counts.get(Status.ERROR.value, 0)
     if unrestored:
         verdict = Verdict.FAIL
-        reason = f"the backup did not restore completely: {unrestored[0]}" + (
-            f" (and {len(unrestored) - 1} more)" if len(unrestored) > 1 else ""
+        what = (
+            "the upgrade rehearsal failed"
+            if unrestored[0].split(": ")[1].startswith(ONE_SIDED)
+            else ("the backup did not restore completely")
         )
+        reason = f"{what}: {unrestored[0]}" + (f" (and {len(unrestored) - 1} more)" if len(unrestored) > 1 else "")
     elif regressions:
         verdict = Verdict.FAIL
         reason = f"{_n(regressions, 'regression')}: passes on the baseline, fails on the candidate"

@@ -280,6 +280,40 @@ class Verify(Model):
     timeout: Deadline = 120.0
 
 
+class Into(Model):
+    """Where a step's output goes: the stdin of a command in another service or copy."""
+
+    service: str
+    run: Argv
+    side: Literal["baseline", "candidate"] = "candidate"
+    user: str | None = None
+
+
+class Step(Model):
+    """One step of the upgrade (or rollback) procedure, run for real and timed.
+
+    `run` runs in `service` of the copy on `side`; with `into`, its output is streamed
+    (through the lab, no shared files) into another command's input — for example
+    `pg_dump` on the baseline into `pg_restore` on the candidate."""
+
+    name: str = Field(min_length=1)
+    service: str
+    run: Argv
+    side: Literal["baseline", "candidate"] = "candidate"
+    user: str | None = None
+    into: Into | None = None
+    timeout: Deadline = 1800.0
+
+
+class Upgrade(Model):
+    """How production would really move. When `steps` are given, each candidate starts
+    from the migrated baseline data instead of a fresh restore of the backup; their total
+    time is the downtime estimate. `rollback` steps run after the checks, the same way."""
+
+    steps: list[Step] = []
+    rollback: list[Step] = []
+
+
 class Timeouts(Model):
     build: Deadline = 1800.0
     ready: Deadline = 120.0
@@ -299,4 +333,5 @@ class ScenarioFile(Model):
     checks: Checks = Checks()
     backup: dict[str, list[Backup]] = {}  # service -> its backup artefacts
     verify: list[Verify] = []
+    upgrade: Upgrade = Upgrade()
     timeouts: Timeouts = Timeouts()

@@ -21,11 +21,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from lab import approval, checks, compare, images, inventory, probes, report, restore
+from lab import approval, checks, compare, images, inventory, probes, rehearse, report, restore
 from lab.diff import Rules
 from lab.engine import ContainerSpec, EngineLike, labels
 from lab.errors import Interrupted, LabError
-from lab.results import BackupFile, CopyResult, ImageRecord, PilotResult, RestoreRecord, ServiceInfo, Verdict
+from lab.results import (
+    BackupFile,
+    CheckResult,
+    CopyResult,
+    ImageRecord,
+    PilotResult,
+    RestoreRecord,
+    ServiceInfo,
+    StepRecord,
+    Verdict,
+)
 from lab.scenario import TWIN, Scenario, Variant
 from lab.session import ShellPool
 from lab.stage import CopyNames, stage_copy
@@ -63,6 +73,8 @@ class Pilot:
         self.run_id = new_run_id()
         self.run_dir = out_root / scenario.name / self.run_id
         self.cancelled = threading.Event()
+        self.baseline_restored = threading.Event()  # the baseline holds the client's data
+        self.baseline_checked = threading.Event()  # the baseline's checks are done
         self.lock = threading.Lock()
         self.t0 = clock()
         self.result = PilotResult(
@@ -147,13 +159,23 @@ class Pilot:
 
     def one_copy(self, variant: Variant, refs: dict[tuple[str, str], str]) -> None:
         """Stage one copy, then run the checks against it; failures are recorded, not raised."""
+        try:
+            self._one_copy(variant, refs)
+        finally:
+            if variant.name == self.scenario.baseline.name:  # never leave the candidates waiting
+                self.baseline_restored.set()
+                self.baseline_checked.set()
+
+    def _one_copy(self, variant: Variant, refs: dict[tuple[str, str], str]) -> None:
         copy = self.copies[variant.name]
         names = CopyNames(self.run_id, variant.name)
         copy.services = {
             s: ServiceInfo(container=names.container(s), image=refs[(variant.name, s)]) for s in variant.services
         }
         start = self.clock()
-        artefacts = [restore.Artefact(*item) for item in self.scenario.backups]
+        migrating = variant.role == "candidate" and bool(self.scenario.upgrade.steps)
+        # A candidate that the upgrade steps bring its data gets no restore of its own.
+        artefacts = [] if migrating else [restore.Artefact(*item) for item in self.scenario.backups]
 
         def place_files(service: str, container: str) -> None:
             for item in artefacts:
@@ -187,8 +209,12 @@ class Pilot:
             info.image_id = self.engine.image_summary(info.image)["id"]
             info.os, info.packages = inventory.describe(self.engine, info.container)
         containers = {s: i.container for s, i in copy.services.items()}
-        if artefacts or self.scenario.verify:
+        if migrating:
+            self.rehearse(variant, copy, containers)
+        elif artefacts or self.scenario.verify:
             self.restore_and_verify(variant, copy, artefacts, containers)
+        if variant.name == self.scenario.baseline.name:
+            self.baseline_restored.set()
         if self.cancelled.is_set():
             raise Interrupted("stopped before the checks")
         t_checks = self.clock()
@@ -211,6 +237,66 @@ class Pilot:
         outcomes = copy.checks + [o.as_check() for o in (copy.observations or [[]])[0]]
         passed = sum(1 for r in outcomes if r.outcome.value == "passed")
         self.log(f"{variant.name}: checks done, {passed}/{len(outcomes)} passed ({copy.seconds['checks']:.1f} s)")
+        if variant.name == self.scenario.baseline.name:
+            self.baseline_checked.set()
+        elif migrating and self.scenario.upgrade.rollback:
+            self.roll_back(variant, copy, containers)
+
+    def wait_for(self, event: threading.Event, what: str) -> None:
+        while not event.wait(0.1):
+            if self.cancelled.is_set():
+                raise Interrupted(f"stopped while waiting for {what}")
+
+    def sides(self, containers: dict[str, str]) -> dict[str, dict[str, str]]:
+        baseline = self.copies[self.scenario.baseline.name]
+        return {"baseline": {s: i.container for s, i in baseline.services.items()}, "candidate": containers}
+
+    def rehearse(self, variant: Variant, copy: CopyResult, containers: dict[str, str]) -> None:
+        """Bring the candidate its data the way production would move: the upgrade steps,
+        from the restored baseline, timed; their total is the downtime estimate."""
+        self.wait_for(self.baseline_restored, "the baseline's restore")
+        baseline = self.copies[self.scenario.baseline.name]
+        if not baseline.ready or compare.restore_failures(baseline):
+            copy.upgrade = [
+                StepRecord(
+                    name=s.name,
+                    side=s.side,
+                    service=s.service,
+                    ok=False,
+                    skipped=True,
+                    message="not run: the baseline holds no restored data to upgrade from",
+                )
+                for s in self.scenario.upgrade.steps
+            ]
+        else:
+            copy.upgrade = rehearse.run_steps(self.engine, self.scenario.upgrade.steps, self.sides(containers))
+        for record in copy.upgrade:
+            self.log(f"{variant.name}: upgrade step '{record.name}': {record.message} ({record.seconds:.1f} s)")
+        copy.seconds["downtime"] = round(sum(r.seconds for r in copy.upgrade), 3)
+        copy.checks = rehearse.as_checks(copy.upgrade, "upgrade")
+        if all(r.ok for r in copy.upgrade):
+            copy.checks += self.verified(containers)
+
+    def roll_back(self, variant: Variant, copy: CopyResult, containers: dict[str, str]) -> None:
+        """The way back, rehearsed after the checks; verified where the data went back to."""
+        self.wait_for(self.baseline_checked, "the baseline's checks")  # rollback may write into the baseline
+        copy.rollback = rehearse.run_steps(self.engine, self.scenario.upgrade.rollback, self.sides(containers))
+        for record in copy.rollback:
+            self.log(f"{variant.name}: rollback step '{record.name}': {record.message} ({record.seconds:.1f} s)")
+        copy.seconds["rollback"] = round(sum(r.seconds for r in copy.rollback), 3)
+        copy.checks += rehearse.as_checks(copy.rollback, "rollback")
+        last = self.scenario.upgrade.rollback[-1]
+        side = last.into.side if last.into else last.side
+        if all(r.ok for r in copy.rollback):
+            for check in self.verified(self.sides(containers)[side]):
+                copy.checks.append(check.model_copy(update={"id": f"rollback:{side} {check.id}"}))
+
+    def verified(self, containers: dict[str, str]) -> list[CheckResult]:
+        shells = ShellPool(self.engine)
+        try:
+            return restore.verify(shells, containers, list(self.scenario.verify), self.scenario.folder)
+        finally:
+            shells.close()
 
     def restore_and_verify(
         self, variant: Variant, copy: CopyResult, artefacts: list[restore.Artefact], containers: dict[str, str]
@@ -222,12 +308,7 @@ class Pilot:
                 raise Interrupted("stopped during the restore")
             if not item.before_start:
                 copy.restores.append(self.restored(variant, restore.load(self.engine, containers[item.service], item)))
-        copy.checks = [restore.as_check(r) for r in copy.restores]
-        shells = ShellPool(self.engine)
-        try:
-            copy.checks += restore.verify(shells, containers, list(self.scenario.verify), self.scenario.folder)
-        finally:
-            shells.close()
+        copy.checks = [restore.as_check(r) for r in copy.restores] + self.verified(containers)
         placed = sum(r.seconds for r in copy.restores if r.format in restore.BEFORE_START)
         copy.seconds["restore"] = round(self.clock() - t0 + placed, 3)
         self.slowest("restore", copy.seconds["restore"])

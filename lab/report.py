@@ -177,6 +177,9 @@ def summary(result: PilotResult, run_dir: Path) -> str:
     lines = [f"{result.verdict.value}: {result.reason}"]
     for cand in result.candidates:
         lines.append(f"  {cand.candidate}: {cand.verdict.value} — {count_line(cand.counts)}")
+        copy = next((c for c in result.copies if c.variant == cand.candidate), None)
+        if copy is not None and copy.upgrade:
+            lines.append(f"    downtime estimate: {copy.seconds.get('downtime', 0):.1f} s (rehearsed upgrade)")
         for comp in cand.comparisons:
             if comp.status == Status.REGRESSION:
                 lines.append(f"    regression: {comp.id}: {comp.message}")

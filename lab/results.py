@@ -78,6 +78,20 @@ class RestoreRecord(BaseModel):
     output: str = ""  # the restore command's last lines (its error output when it failed)
 
 
+class StepRecord(BaseModel):
+    """One step of the rehearsed upgrade (or rollback)."""
+
+    name: str
+    side: str
+    service: str
+    ok: bool
+    skipped: bool = False
+    seconds: float = 0.0
+    message: str = ""
+    output: str = ""
+    bytes_moved: int = 0
+
+
 class BackupFile(BaseModel):
     """A client's backup file, hashed before the pilot and after it: never modified."""
 
@@ -108,6 +122,8 @@ class CopyResult(BaseModel):
     checks: list[CheckResult] = []
     observations: list[list[Observation]] = []  # one list per pass (the baseline runs twice)
     restores: list[RestoreRecord] = []
+    upgrade: list[StepRecord] = []  # the rehearsed upgrade that brought this candidate its data
+    rollback: list[StepRecord] = []
 
 
 class Comparison(BaseModel):

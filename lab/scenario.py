@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from lab import yamlpos
 from lab.errors import ScenarioError
-from lab.model import NAME_RE, Backup, Checks, ScenarioFile, Service, Timeouts, Verify
+from lab.model import NAME_RE, Backup, Checks, ScenarioFile, Service, Timeouts, Upgrade, Verify
 
 SCENARIO_FILE = "scenario.yml"
 M = TypeVar("M", bound=BaseModel)
@@ -58,6 +58,7 @@ class Scenario:
     timeouts: Timeouts
     backups: tuple[tuple[str, Backup, Path], ...] = ()  # (service, artefact, absolute path)
     verify: tuple[Verify, ...] = ()
+    upgrade: Upgrade = Upgrade()
 
     @property
     def baseline(self) -> Variant:
@@ -196,6 +197,7 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
         timeouts=spec.timeouts,
         backups=tuple(backups),
         verify=tuple(spec.verify),
+        upgrade=spec.upgrade,
     )
 
 
@@ -334,6 +336,13 @@ def _check_backups(spec: ScenarioFile, folder: Path, report: _Problems) -> list[
             report.add(("verify", index), "a query needs 'expect': the answer a good restore gives")
         if check.manifest and not (folder / check.manifest).is_file():
             report.add(("verify", index, "manifest"), f"manifest not found: {_shown(folder / check.manifest)}")
+    for part in ("steps", "rollback"):
+        for index, step in enumerate(getattr(spec.upgrade, part)):
+            for key, named in (("service", step.service), ("into", step.into.service if step.into else None)):
+                if named is not None and named not in spec.services:
+                    report.add(
+                        ("upgrade", part, index, key), f"unknown service '{named}'{_did_you_mean(named, spec.services)}"
+                    )
     return found
 
 

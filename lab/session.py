@@ -48,41 +48,75 @@ class Frames:
         return data
 
 
+def _drain(frames: Frames, end: float, keep: int, out: bytearray, err: bytearray) -> None:
+    """Read frames until the stream ends or `end` passes, keeping the last `keep` bytes."""
+    try:
+        while True:
+            kind, payload = frames.next(max(end - time.perf_counter(), 0.0))
+            target = out if kind == 1 else err
+            target += payload
+            del target[:-keep]
+    except (OSError, TimeoutError):
+        pass
+
+
 def pipe(stream: RawStream, source: BinaryIO, deadline: float, keep: int = 65536) -> tuple[str, str]:
     """Stream `source` into the attached process's stdin while its output is read (so
     neither side blocks), then end its stdin and wait for it to finish. Returns the last
     `keep` bytes of stdout and stderr. Nothing is held in memory beyond one chunk."""
-    frames = Frames(stream)
     out, err = bytearray(), bytearray()
-    done = threading.Event()
     end = time.perf_counter() + deadline
-
-    def read() -> None:
-        try:
-            while True:
-                kind, payload = frames.next(max(end - time.perf_counter(), 0.0))
-                target = out if kind == 1 else err
-                target += payload
-                del target[:-keep]
-        except (OSError, TimeoutError):
-            pass
-        finally:
-            done.set()
-
-    reader = threading.Thread(target=read, name="pipe-reader", daemon=True)
+    reader = threading.Thread(
+        target=_drain, args=(Frames(stream), end, keep, out, err), name="pipe-reader", daemon=True
+    )
     reader.start()
     try:
         for chunk in iter(lambda: source.read(1 << 16), b""):
-            if done.is_set() or time.perf_counter() > end:
+            if not reader.is_alive() or time.perf_counter() > end:
                 break  # the process ended (or ran out of time) before reading everything
             stream.send(chunk)
         stream.close_input()
     except OSError:
         pass  # the process closed its stdin: its exit code and stderr say why
-    if not done.wait(max(end - time.perf_counter(), 0.0)):
+    reader.join(max(end - time.perf_counter(), 0.0))
+    if reader.is_alive():
         stream.close()
         raise TimeoutError(f"did not finish within {deadline:g} s")
     return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def relay(source: RawStream, target: RawStream, deadline: float, keep: int = 65536) -> tuple[str, str, str, int]:
+    """Stream what `source` writes to stdout into `target`'s stdin (its stderr is kept),
+    until `source` ends; then end `target`'s input and wait for it. Returns the source's
+    stderr, the target's stdout and stderr (their last `keep` bytes) and the bytes moved."""
+    end = time.perf_counter() + deadline
+    frames = Frames(source)
+    src_err, out, err = bytearray(), bytearray(), bytearray()
+    moved = 0
+    drainer = threading.Thread(
+        target=_drain, args=(Frames(target), end, keep, out, err), name="relay-drain", daemon=True
+    )
+    drainer.start()
+    try:
+        while True:
+            kind, payload = frames.next(max(end - time.perf_counter(), 0.0))
+            if kind == 1:
+                target.send(payload)
+                moved += len(payload)
+            else:
+                src_err += payload
+                del src_err[:-keep]
+    except (OSError, TimeoutError):
+        pass  # the source ended, ran out of time, or the target stopped reading: exit codes say which
+    try:
+        target.close_input()
+    except OSError:
+        pass
+    drainer.join(max(end - time.perf_counter(), 0.0))
+    if drainer.is_alive():
+        target.close()
+        raise TimeoutError(f"did not finish within {deadline:g} s")
+    return (src_err.decode("utf-8", "replace"), out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), moved)
 
 
 class Shell:

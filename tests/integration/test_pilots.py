@@ -307,3 +307,50 @@ def test_truncated_backup_is_a_finding_not_a_crash(pilot, tmp_path):
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_rehearsed_upgrade_gives_a_downtime_estimate(pilot):
+    backup = ROOT / "tests/scenarios/restore/backup/orders.sql.gz"
+    before = sha256(backup)
+    done = pilot(scenario_path("upgrade"))
+    assert done.code == 0, done.stdout + done.stderr
+    results = json.loads((done.run_dir / "results.json").read_text())
+    cand = next(c for c in results["copies"] if c["variant"] == "pg17")
+    assert cand["restores"] == []  # its data came through the upgrade, not a fresh restore
+    assert [(s["name"], s["ok"]) for s in cand["upgrade"]] == [
+        ("dump production into the new server", True),
+        ("refresh planner statistics", True),
+    ]
+    assert cand["upgrade"][0]["bytes_moved"] > 1000
+    assert cand["seconds"]["downtime"] == pytest.approx(sum(s["seconds"] for s in cand["upgrade"]), abs=0.01)
+    assert cand["seconds"]["downtime"] > 0
+    outcomes = {c["id"]: c["outcome"] for c in cand["checks"]}
+    assert outcomes["verify:orders total"] == "passed"  # the migrated data is complete
+    assert outcomes["rollback:baseline verify:orders total"] == "passed"  # and so is the way back
+    # a PostgreSQL 17 dump loaded into 15 warns about a setting 15 does not know
+    assert 'unrecognized configuration parameter "transaction_timeout"' in cand["rollback"][0]["output"]
+    assert "downtime estimate:" in done.stdout
+    assert "Downtime estimate: **" in (done.run_dir / "report.md").read_text()
+    assert sha256(backup) == before
+
+
+def test_failing_upgrade_step_is_a_finding(pilot, tmp_path):
+    folder = tmp_path / "upgrade"
+    shutil.copytree(ROOT / "tests/scenarios/upgrade", folder)
+    text = (folder / "scenario.yml").read_text()
+    text = text.replace("../../../scenarios/demo/db", str(ROOT / "scenarios/demo/db"))
+    text = text.replace("../restore/backup/orders.sql.gz", str(ROOT / "tests/scenarios/restore/backup/orders.sql.gz"))
+    text = text.replace(
+        "--dbname=shop\n    - name: refresh", "--dbname=shop --use-list=/nonexistent\n    - name: refresh"
+    )
+    (folder / "scenario.yml").write_text(text)
+    done = pilot(str(folder))
+    assert done.code == 1, done.stdout + done.stderr
+    results = json.loads((done.run_dir / "results.json").read_text())
+    assert results["verdict"] == "FAIL"
+    assert "the upgrade rehearsal failed" in results["reason"]
+    cand = next(c for c in results["copies"] if c["variant"] == "pg17")
+    first, second = cand["upgrade"]
+    assert not first["ok"] and "failed with exit code 1 (the receiving side)" in first["message"]
+    assert "/nonexistent" in first["output"]
+    assert second["skipped"] and second["message"] == "not run: an earlier step failed"

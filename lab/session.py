@@ -22,6 +22,7 @@ from lab.engine import EngineLike, ExecResult, RawStream
 from lab.errors import LabError
 
 HEADER = struct.Struct(">BxxxL")  # stream (1 stdout, 2 stderr), payload length
+CHUNK = 1 << 20  # bytes written at a time into a process's stdin
 GRACE = 5.0  # seconds past a command's own deadline before the session is given up
 
 
@@ -71,7 +72,7 @@ def pipe(stream: RawStream, source: BinaryIO, deadline: float, keep: int = 65536
     )
     reader.start()
     try:
-        for chunk in iter(lambda: source.read(1 << 16), b""):
+        for chunk in iter(lambda: source.read(CHUNK), b""):
             if not reader.is_alive() or time.perf_counter() > end:
                 break  # the process ended (or ran out of time) before reading everything
             stream.send(chunk)

@@ -42,7 +42,7 @@ from lab.stage import CopyNames, stage_copy
 
 Say = Callable[[str], None]
 PROBE_KEY = ("lab", "lab-probe")  # (variant, service) key of the HTTP probe's image
-SECOND_PASS_GAP = 1.0  # seconds between the baseline's two observations
+SECOND_PASS_GAP = 1.1  # seconds between the baseline's two observations
 T = TypeVar("T")
 
 
@@ -174,13 +174,25 @@ class Pilot:
         }
         start = self.clock()
         migrating = variant.role == "candidate" and bool(self.scenario.upgrade.steps)
-        # A candidate that the upgrade steps bring its data gets no restore of its own.
-        artefacts = [] if migrating else [restore.Artefact(*item) for item in self.scenario.backups]
+        # A service that the upgrade steps bring its data gets no restore of its own.
+        moved = {s.into.service for s in self.scenario.upgrade.steps if s.into and s.into.side == "candidate"}
+        artefacts = [restore.Artefact(*item) for item in self.scenario.backups if not (migrating and item[0] in moved)]
 
         def place_files(service: str, container: str) -> None:
             for item in artefacts:
                 if item.service == service and item.before_start:
                     copy.restores.append(self.restored(variant, restore.place(self.engine, container, item)))
+
+        def load_dumps(wave: list[str]) -> None:
+            # before the services that need the data start
+            for item in artefacts:
+                if item.service in wave and not item.before_start:
+                    if self.cancelled.is_set():
+                        raise Interrupted("stopped during the restore")
+                    record = restore.load(self.engine, names.container(item.service), item)
+                    copy.restores.append(self.restored(variant, record))
+            if migrating and moved & set(wave):
+                self.rehearse(variant, copy, {s: names.container(s) for s in variant.services})
 
         try:
             stage_copy(
@@ -194,6 +206,7 @@ class Pilot:
                 self.clock,
                 on_ready=lambda s, t: self.log(f"{variant.name}: {s} ready ({t:.1f} s)"),
                 before_start=place_files,
+                after_wave=load_dumps,
             )
         except Interrupted:
             raise
@@ -209,10 +222,10 @@ class Pilot:
             info.image_id = self.engine.image_summary(info.image)["id"]
             info.os, info.packages = inventory.describe(self.engine, info.container)
         containers = {s: i.container for s, i in copy.services.items()}
-        if migrating:
+        if migrating and not copy.upgrade:  # steps that move no data into a service: after staging
             self.rehearse(variant, copy, containers)
-        elif artefacts or self.scenario.verify:
-            self.restore_and_verify(variant, copy, artefacts, containers)
+        if artefacts or self.scenario.verify:
+            self.restore_and_verify(variant, copy, containers, verify=not migrating or all(r.ok for r in copy.upgrade))
         if variant.name == self.scenario.baseline.name:
             self.baseline_restored.set()
         if self.cancelled.is_set():
@@ -256,7 +269,7 @@ class Pilot:
         from the restored baseline, timed; their total is the downtime estimate."""
         self.wait_for(self.baseline_restored, "the baseline's restore")
         baseline = self.copies[self.scenario.baseline.name]
-        if not baseline.ready or compare.restore_failures(baseline):
+        if not baseline.ready or compare.restore_failures(baseline) or not baseline.restores:
             copy.upgrade = [
                 StepRecord(
                     name=s.name,
@@ -273,9 +286,7 @@ class Pilot:
         for record in copy.upgrade:
             self.log(f"{variant.name}: upgrade step '{record.name}': {record.message} ({record.seconds:.1f} s)")
         copy.seconds["downtime"] = round(sum(r.seconds for r in copy.upgrade), 3)
-        copy.checks = rehearse.as_checks(copy.upgrade, "upgrade")
-        if all(r.ok for r in copy.upgrade):
-            copy.checks += self.verified(containers)
+        copy.checks += rehearse.as_checks(copy.upgrade, "upgrade")
 
     def roll_back(self, variant: Variant, copy: CopyResult, containers: dict[str, str]) -> None:
         """The way back, rehearsed after the checks; verified where the data went back to."""
@@ -299,20 +310,16 @@ class Pilot:
             shells.close()
 
     def restore_and_verify(
-        self, variant: Variant, copy: CopyResult, artefacts: list[restore.Artefact], containers: dict[str, str]
+        self, variant: Variant, copy: CopyResult, containers: dict[str, str], verify: bool = True
     ) -> None:
-        """Load the dumps into the running copy, then check that the restore is complete."""
+        """Record the restores done while staging, then check that the data is complete."""
         t0 = self.clock()
-        for item in artefacts:
-            if self.cancelled.is_set():
-                raise Interrupted("stopped during the restore")
-            if not item.before_start:
-                copy.restores.append(self.restored(variant, restore.load(self.engine, containers[item.service], item)))
-        copy.checks = [restore.as_check(r) for r in copy.restores] + self.verified(containers)
-        placed = sum(r.seconds for r in copy.restores if r.format in restore.BEFORE_START)
-        copy.seconds["restore"] = round(self.clock() - t0 + placed, 3)
+        copy.checks = [restore.as_check(r) for r in copy.restores] + copy.checks
+        if verify:
+            copy.checks += self.verified(containers)
+        copy.seconds["restore"] = round(self.clock() - t0 + sum(r.seconds for r in copy.restores), 3)
         self.slowest("restore", copy.seconds["restore"])
-        failed = [c for c in copy.checks if c.outcome.value != "passed"]
+        failed = [c for c in copy.checks if c.id.startswith(compare.RESTORE_CHECKS) and c.outcome.value != "passed"]
         state = "verified" if not failed else f"FAILED: {failed[0].id}: {failed[0].message}"
         self.log(f"{variant.name}: restore {state} ({copy.seconds['restore']:.1f} s)")
 
@@ -342,14 +349,14 @@ class Pilot:
                     labels=labels(self.run_id, self.scenario.name, variant.name, PROBE_KEY[1]),
                 )
             )
-        started = self.clock()
         kept = copy.observations[0] if copy.observations else []
         copy.observations = [kept + probes.run_all(self.engine, self.scenario, containers, probe)]
+        finished = self.clock()
         if variant.name == self.scenario.baseline.name and self.scenario.checks.noise.second_run:
-            # Sample again at least a second later, so that second-resolution timestamps
-            # in the answers vary between the two baseline observations as they would
-            # between baseline and candidate.
-            if self.cancelled.wait(max(0.0, started + SECOND_PASS_GAP - self.clock())):
+            # Sample again more than a second after every answer of the first pass, so that
+            # second-resolution timestamps in the answers vary between the two baseline
+            # observations as they would between baseline and candidate.
+            if self.cancelled.wait(max(0.0, finished + SECOND_PASS_GAP - self.clock())):
                 raise Interrupted("stopped while observing the baseline")
             copy.observations.append(probes.run_all(self.engine, self.scenario, containers, probe))
 

@@ -103,15 +103,19 @@ def stage_copy(
     clock: Clock = time.monotonic,
     on_ready: Callable[[str, float], None] | None = None,
     before_start: BeforeStart | None = None,
+    after_wave: Callable[[list[str]], None] | None = None,
 ) -> None:
-    """Create the copy's network and volumes, then start and await its services wave by wave."""
+    """Create the copy's network and volumes, then start and await its services wave by
+    wave. `after_wave` runs once a wave is ready and before the services that depend on it
+    start (the restore of a database the application needs at start-up goes there); each
+    wave has its own readiness deadline."""
     run_labels = labels(names.run_id, scenario, variant.name)
     engine.create_network(names.network, run_labels)
     for vol in sorted({v.partition(":")[0] for s in variant.services.values() for v in s.volumes}):
         engine.create_volume(names.volume(vol), run_labels)
     start = clock()
-    deadline = start + ready_timeout
     for wave in start_order(variant.services):
+        deadline = clock() + ready_timeout
         if cancelled.is_set():
             raise Interrupted("stopped before starting " + ", ".join(wave))
         for service in wave:
@@ -131,6 +135,8 @@ def stage_copy(
             on_ready=on_ready,
             started=start,
         )
+        if after_wave is not None:
+            after_wave(wave)
 
 
 def wait_ready(

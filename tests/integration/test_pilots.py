@@ -354,3 +354,28 @@ def test_failing_upgrade_step_is_a_finding(pilot, tmp_path):
     assert not first["ok"] and "failed with exit code 1 (the receiving side)" in first["message"]
     assert "/nonexistent" in first["output"]
     assert second["skipped"] and second["message"] == "not run: an earlier step failed"
+
+
+def test_webshop_reports_the_real_incompatibilities(pilot):
+    done = pilot("webshop")
+    assert done.code == 1, done.stdout + done.stderr
+    results = json.loads((done.run_dir / "results.json").read_text())
+    assert results["verdict"] == "FAIL"
+    (cand,) = results["candidates"]
+    regressions = {c["id"] for c in cand["comparisons"] if c["status"] == "regression"}
+    assert regressions == {
+        "checks/test_database.py::test_monitoring_reads_checkpoint_statistics[db-checkpoints_timed]",
+        "checks/test_database.py::test_monitoring_reads_checkpoint_statistics[db-checkpoints_req]",
+        "checks/test_database.py::test_monitoring_reads_checkpoint_statistics[db-buffers_backend]",
+        "checks/test_shop.py::test_order_api_for_the_accounting_export[app]",
+        "checks/test_shop.py::test_product_image_upload[app]",
+    }
+    outputs = {o["id"]: o for o in cand["outputs"]}
+    assert '+$.placed: "Mon, 22 Jan 2024 00:00:00 GMT"' in outputs["http:order 42 for the accounting export"]["diff"]
+    assert "subexpiry" in outputs["command:redis keyspace"]["diff"]
+    assert not outputs["http:stylesheet"]["changed"]  # Expires varies with the clock: noise
+    copies = {c["variant"]: c for c in results["copies"]}
+    assert all(c["outcome"] == "passed" for c in copies["baseline"]["checks"] if c["id"].startswith("verify:"))
+    assert copies["debian13"]["seconds"]["downtime"] > 0
+    assert 'unrecognized configuration parameter "transaction_timeout"' in copies["debian13"]["rollback"][0]["output"]
+    assert "imghdr" in (done.run_dir / "logs/debian13/app.log").read_text()

@@ -127,8 +127,14 @@ def pilot(c: Context, name: str, keep: bool = False, out: str = "", templates: s
 def report(c: Context, run: str, templates: str = "") -> None:
     """Render every report format of a run again from its results.json (no Docker needed)."""
     from lab import approval, report
+    from lab.errors import LabError
 
     run_dir = approval.find_run(run, PILOTS)
+    if (run_dir / approval.APPROVALS).is_file():
+        raise LabError(
+            f"run {run_dir.name} is approved: its reports stay as they were approved"
+            " (`invoke verify` checks them); run the pilot again for new ones"
+        )
     result = approval.load_results(run_dir)
     waived = approval.waivers_for(run_dir.parent, exclude=run_dir.name)
     for warning in report.render_all(result, run_dir, _templates(templates), waived):
@@ -158,18 +164,19 @@ def approve(
     say(
         f"recorded: {record['decision']} by {record['by']} at {record['at']}, {len(record['artefacts'])} files hashed"
         f"{', ' + str(len(record['waivers'])) + ' waiver(s)' if record['waivers'] else ''}"
-        f" → {run_dir / approval.APPROVALS}"
+        f" → {run_dir / approval.APPROVALS}\nrecord SHA-256: {record['sha256']} (quote it in the change proposal;"
+        f" `invoke verify {run_dir.name} --expect <it>` proves later that the approval stands)"
     )
 
 
-@task(help={"run": "run id or run folder"})
+@task(help={"run": "run id or run folder", "expect": "the approval record's SHA-256 quoted in the change proposal"})
 @lab_errors
-def verify(c: Context, run: str) -> None:
+def verify(c: Context, run: str, expect: str = "") -> None:
     """Check that every approved artefact of a run is unchanged and the record chain is intact."""
     from lab import approval
 
     run_dir = approval.find_run(run, PILOTS)
-    problems = approval.verify(run_dir)
+    problems = approval.verify(run_dir, expect)
     if problems:
         raise Exit("NOT VERIFIED:\n  " + "\n  ".join(problems), code=1)
     records = approval.records(run_dir)

@@ -11,6 +11,7 @@ shows which of its findings were already waived.
 from __future__ import annotations
 
 import getpass
+import glob
 import hashlib
 import json
 from datetime import datetime, timezone
@@ -32,7 +33,7 @@ def find_run(run: str, pilots: Path) -> Path:
     given = Path(run)
     if (given / "results.json").is_file():
         return given
-    found = sorted(pilots.glob(f"*/{run}")) if run and "/" not in run else []
+    found = sorted(pilots.glob(f"*/{glob.escape(run)}")) if run and "/" not in run else []
     if found and (found[0] / "results.json").is_file():
         return found[0]
     recent = sorted(pilots.glob("*/*/results.json"), key=lambda p: p.parent.name)[-5:]
@@ -80,10 +81,25 @@ def findings(result: PilotResult) -> set[str]:
 
 
 def records(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's approval records that can be read (`verify` names the ones that cannot)."""
     path = run_dir / APPROVALS
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    found = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and {"by", "at", "decision"} <= record.keys():
+            found.append(record)
+    return found
+
+
+def record_hash(line: bytes) -> str:
+    """The SHA-256 of one approval record as written: quote it in the change proposal, and
+    `invoke verify --expect` proves later that the record (and so every hash in it) stands."""
+    return hashlib.sha256(line.rstrip(b"\n")).hexdigest()
 
 
 def approve(
@@ -120,24 +136,30 @@ def approve(
         "artefacts": artefacts(run_dir),
         "prev": hashlib.sha256(previous).hexdigest() if previous else "",
     }
+    line = json.dumps(record, sort_keys=True)
     with path.open("a", encoding="utf-8") as out:
-        out.write(json.dumps(record, sort_keys=True) + "\n")
+        out.write(line + "\n")
+    record["sha256"] = record_hash(line.encode())
     return record
 
 
-def verify(run_dir: Path) -> list[str]:
-    """Every problem with the run's approvals: changed or missing files, a broken chain.
-    An empty list means every approved artefact is byte for byte what was approved."""
+def verify(run_dir: Path, expect: str = "") -> list[str]:
+    """Every problem with the run's approvals: changed, missing or added files, a broken
+    chain, a record that is not the one whose hash `expect` gives. An empty list means every
+    approved artefact is byte for byte what was approved."""
     path = run_dir / APPROVALS
-    if not path.is_file():
-        raise LabError(f"run {run_dir.name} has no approval to verify (no {APPROVALS})")
+    lines = path.read_bytes().splitlines() if path.is_file() else []
+    if not any(line.strip() for line in lines):
+        raise LabError(f"run {run_dir.name} has no approval to verify — record one with `invoke approve`")
     problems = []
-    lines = path.read_bytes().splitlines()
     previous = b""
     current = artefacts(run_dir)
+    approved: set[str] = set()
     for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError
         except ValueError:
             problems.append(f"{APPROVALS} line {number} is not a valid record")
             previous = line
@@ -147,22 +169,32 @@ def verify(run_dir: Path) -> list[str]:
             problems.append(f"{APPROVALS} line {number}: the record chain is broken (a record was edited or removed)")
         who = f"approval {number} ({record.get('decision')} by {record.get('by')} at {record.get('at')})"
         for name, digest in sorted(record.get("artefacts", {}).items()):
+            approved.add(name)
             if name not in current:
                 problems.append(f"{name}: missing since {who}")
             elif current[name] != digest:
                 problems.append(f"{name}: changed since {who}")
         previous = line
+    problems += [f"{name}: added since the approvals" for name in sorted(set(current) - approved)]
+    if expect and expect not in {record_hash(line) for line in lines}:
+        problems.append(
+            f"no approval record has the SHA-256 {expect}: the record quoted in the change"
+            " proposal was removed or changed"
+        )
     return problems
 
 
 def waivers_for(scenario_dir: Path, exclude: str = "") -> dict[str, str]:
-    """Findings already waived in earlier runs of a scenario: check id → who, when, why."""
+    """Findings already waived in runs of a scenario earlier than run `exclude`: check id →
+    who, when, why. Unreadable records are passed over (`verify` names them)."""
     waived: dict[str, str] = {}
     for approvals in sorted(scenario_dir.glob(f"*/{APPROVALS}")):
-        if approvals.parent.name == exclude:
-            continue
+        if exclude and approvals.parent.name >= exclude:
+            continue  # only earlier runs (run ids sort by time)
         for record in records(approvals.parent):
             for waiver in record.get("waivers", []):
+                if not isinstance(waiver, dict) or not {"check", "reason"} <= waiver.keys():
+                    continue
                 waived[waiver["check"]] = (
                     f"{waiver['reason']} — {record['by']}, {record['at'][:10]}, run {approvals.parent.name}"
                 )

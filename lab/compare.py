@@ -40,6 +40,8 @@ def classify(baseline: Outcome, candidate: Outcome) -> Status:
     """
     if baseline == Outcome.PASSED and candidate == Outcome.SKIPPED:
         return Status.ERROR  # proven on the baseline, not on the candidate: not comparable
+    if baseline == Outcome.SKIPPED and candidate in (Outcome.FAILED, Outcome.ERROR):
+        return Status.ERROR  # a failure the baseline cannot vouch for: a person looks
     if Outcome.SKIPPED in (baseline, candidate):
         return Status.SKIPPED
     if baseline == Outcome.PASSED:
@@ -165,7 +167,14 @@ def compare_outputs(
         rule = probes.get(obs.id, ProbeRule(Rules()))
         if b is None or b.outcome == Outcome.ERROR or obs.outcome == Outcome.ERROR:
             continue
-        again = [o.output for source in again_sources for o in source if o.id == obs.id]
+        # A second sample that failed differently says nothing about noise: it would make
+        # every field look variable and hide real changes.
+        again = [
+            o.output
+            for source in again_sources
+            for o in source
+            if o.id == obs.id and o.outcome == b.outcome and "error" not in o.output
+        ]
         result = OutputComparison(id=obs.id)
         if rule.compare:
             found = diff.compare(b.output, again, obs.output, rule.rules)

@@ -16,11 +16,12 @@ import difflib
 import json
 import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lab.model import Ignore, Slowdown
 
+DATA_KEYS = ("$", "header ")  # keyed facts that regex rules may mask (JSON values, headers)
 MIN_SAMPLES = 3  # timings are judged on medians of at least this many runs
 NOISE = "<noise>"
 IGNORED = "<ignored>"
@@ -100,7 +101,10 @@ def render(output: dict[str, Any], rules: Rules, noisy_columns: frozenset[str] =
         lines += _sql_lines(output, rules, noisy_columns)
     if "value" in output:
         lines += [(p, v) for p, v in flatten(output["value"]) if not any(r.match(p) for r in rules.json_paths)]
-    return [(key, _mask(value, rules)) if key is not None else (key, value) for key, value in lines]
+    return [
+        (key, _mask(value, rules)) if key is not None and key.startswith(DATA_KEYS) else (key, value)
+        for key, value in lines
+    ]
 
 
 def _text_lines(prefix: str, text: str, rules: Rules) -> list[Line]:
@@ -122,7 +126,16 @@ def _sql_lines(output: dict[str, Any], rules: Rules, noisy: frozenset[str]) -> l
 
 
 def _cell(value: str | None) -> str:
-    return "NULL" if value is None else value
+    """A cell as it is compared: NULL apart from the text 'NULL', separators quoted.
+
+    >>> _cell(None), _cell("NULL"), _cell("a | b")
+    ('NULL', "'NULL'", "'a | b'")
+    """
+    if value is None:
+        return "NULL"
+    if value in ("NULL", "") or "|" in value or value != value.strip() or value.startswith("'"):
+        return "'" + value.replace("'", "''") + "'"
+    return value
 
 
 def _mask(value: str, rules: Rules) -> str:
@@ -132,8 +145,14 @@ def _mask(value: str, rules: Rules) -> str:
 
 
 def noisy_columns(first: dict[str, Any], second: dict[str, Any], ordered: bool) -> frozenset[str]:
-    """SQL columns whose values differ between two observations of the same copy."""
+    """SQL columns whose values differ between two observations of the same copy.
+
+    Only comparable samples teach anything: with another row count, or with the same rows
+    in another order, no column is called noisy (the row count is noise then, and the
+    order is handled by `rows_reorder`)."""
     if "columns" not in first or "columns" not in second or first["columns"] != second["columns"]:
+        return frozenset()
+    if len(first["rows"]) != len(second["rows"]) or rows_reorder(first, second):
         return frozenset()
     noisy = set()
     for i, column in enumerate(first["columns"]):
@@ -144,11 +163,24 @@ def noisy_columns(first: dict[str, Any], second: dict[str, Any], ordered: bool) 
     return frozenset(noisy)
 
 
+def rows_reorder(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """True when two samples hold the same rows in another order (a query without a full
+    ORDER BY): the order itself is noise then."""
+    a, b = first.get("rows", []), second.get("rows", [])
+    key = repr
+    return a != b and sorted(a, key=key) == sorted(b, key=key)
+
+
 def compare(
     baseline: dict[str, Any], again: list[dict[str, Any]], candidate: dict[str, Any], rules: Rules
 ) -> OutputDiff:
     """Diff the candidate's output against the baseline's, ignoring what differs between
     the baseline and its repeated observations `again`."""
+    if rules.ordered and any(rows_reorder(baseline, other) for other in again):
+        rules = replace(rules, ordered=False)  # the order varies by itself: compare rows as a set
+        order_noise = ["row order (differs between two observations of the baseline: add ORDER BY)"]
+    else:
+        order_noise = []
     columns = frozenset().union(*(noisy_columns(baseline, other, rules.ordered) for other in again))
     base = render(baseline, rules, columns)
     others = [render(other, rules, columns) for other in again]
@@ -159,19 +191,21 @@ def compare(
     base, cand = _masked(base, keys), _masked(cand, keys)
     others = [_masked(other, keys) for other in others]
     base_text, cand_text = _text(base), _text(cand)
-    noisy_lines: set[int] = set()
+    noisy_lines: dict[int, list[re.Pattern[str]]] = {}
     for other in others:
-        noisy_lines |= _changed_lines(base_text, _text(other))
+        for i, pattern in _changed_lines(base_text, _text(other)).items():
+            noisy_lines.setdefault(i, []).append(pattern)
     # A candidate change that only touches lines the baseline itself varies on is noise.
     aligned = list(cand_text)
     matcher = difflib.SequenceMatcher(a=base_text, b=cand_text, autojunk=False)
     for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
         if tag == "replace" and i2 - i1 == j2 - j1:  # line for line: noisy lines count as equal
             for k in range(i2 - i1):
-                if i1 + k in noisy_lines:
+                patterns = noisy_lines.get(i1 + k, [])
+                if patterns and all(p.fullmatch(cand_text[j1 + k]) for p in patterns):
                     aligned[j1 + k] = base_text[i1 + k]
     diff = "\n".join(difflib.unified_diff(base_text, aligned, "baseline", "candidate", n=2, lineterm=""))
-    noise = [f"regex '{rule.pattern}' (ignore rule)" for rule in rules.regex]
+    noise = order_noise + [f"regex '{rule.pattern}' (ignore rule)" for rule in rules.regex]
     noise += [f"JSON path {path} (ignore rule)" for path in rules.json_path_names]
     noise += [f"column {c} (ignore rule)" for c in sorted(rules.columns)]
     noise += [f"{k} (differs between two observations of the baseline)" for k in sorted(keys)]
@@ -194,9 +228,43 @@ def _text(lines: list[Line]) -> list[str]:
     return [f"{k}: {v}" if k is not None else v for k, v in lines]
 
 
-def _changed_lines(a: list[str], b: list[str]) -> set[int]:
+def _changed_lines(a: list[str], b: list[str]) -> dict[int, re.Pattern[str]]:
+    """The lines of `a` that differ in `b`, each with the pattern of what may vary in it:
+    the parts both versions share stay fixed, the parts that differ become wildcards."""
     matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
-    return {i for tag, i1, i2, _, _ in matcher.get_opcodes() if tag != "equal" for i in range(i1, i2)}
+    found: dict[int, re.Pattern[str]] = {}
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        for k in range(i1, i2):
+            paired = tag == "replace" and i2 - i1 == j2 - j1
+            found[k] = line_pattern(a[k], b[j1 + k - i1]) if paired else ANY_LINE
+    return found
+
+
+ANY_LINE = re.compile(".*", re.DOTALL)
+
+
+def line_pattern(first: str, second: str) -> re.Pattern[str]:
+    """What may vary in a line, learned from two versions of it.
+
+    >>> bool(line_pattern("took 12 ms", "took 15 ms").fullmatch("took 9 ms"))
+    True
+    >>> bool(line_pattern("took 12 ms", "took 15 ms").fullmatch("FATAL: disk full"))
+    False
+    """
+    a, b = TOKEN_RE.findall(first), TOKEN_RE.findall(second)  # words and numbers vary whole
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    parts = []
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag == "equal":
+            parts.append(re.escape("".join(a[i1:i2])))
+        elif not parts or parts[-1] != ".*?":
+            parts.append(".*?")
+    return re.compile("".join(parts), re.DOTALL)
+
+
+TOKEN_RE = re.compile(r"\w+|\W")
 
 
 def slowdown(baseline: list[float], candidate: list[float], rule: Slowdown) -> tuple[bool, str]:
@@ -213,7 +281,8 @@ def slowdown(baseline: list[float], candidate: list[float], rule: Slowdown) -> t
         return False, ""
     b, c = statistics.median(baseline), statistics.median(candidate)
     ratio = c / b if b > 0 else float("inf")
-    text = f"median {b * 1000:.1f} ms → {c * 1000:.1f} ms ({ratio:.2g}×)"
+    times = f"{ratio:.1f}×" if ratio != float("inf") else "from nothing"
+    text = f"median {b * 1000:.1f} ms → {c * 1000:.1f} ms ({times})"
     if min(len(baseline), len(candidate)) < MIN_SAMPLES:
         return False, text
     return (ratio >= rule.factor and c - b >= rule.floor), text

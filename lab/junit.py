@@ -4,9 +4,12 @@ failure too (the pilot's exit code is 1 for REVIEW as well)."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
-from lab.results import PilotResult, Status
+from lab.results import PilotResult, Status, Verdict
+
+CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def render(result: PilotResult) -> bytes:
@@ -19,6 +22,10 @@ def render(result: PilotResult) -> bytes:
     for cand in result.candidates:
         suite = ET.SubElement(suites, "testsuite", name=f"{result.scenario}.{cand.candidate}")
         failures = errors = 0
+        if not cand.comparisons and cand.verdict != Verdict.PASS:  # e.g. the copy did not start
+            case = ET.SubElement(suite, "testcase", classname=f"{result.scenario}.{cand.candidate}", name="pilot")
+            ET.SubElement(case, "failure", message=cand.reason, type=cand.verdict.value.lower())
+            failures += 1
         outputs = {o.id: o for o in cand.outputs}
         for comp in cand.comparisons:
             case = ET.SubElement(suite, "testcase", classname=f"{result.scenario}.{cand.candidate}", name=comp.id)
@@ -44,8 +51,16 @@ def render(result: PilotResult) -> bytes:
                 ).text = out.diff or out.timing
             if comp.status == Status.FAILING:
                 ET.SubElement(case, "system-out").text = f"failing on the baseline too: {comp.message}"
-        suite.set("tests", str(len(cand.comparisons)))
+        suite.set("tests", str(max(len(cand.comparisons), failures)))
         suite.set("failures", str(failures))
         suite.set("errors", str(errors))
+    for element in suites.iter():  # XML 1.0 has no place for most control characters
+        element.text = _clean(element.text)
+        for key, value in element.attrib.items():
+            element.set(key, _clean(value) or "")
     ET.indent(suites)
     return bytes(ET.tostring(suites, encoding="utf-8", xml_declaration=True))
+
+
+def _clean(text: str | None) -> str | None:
+    return CONTROL_RE.sub("\ufffd", text) if text else text

@@ -32,7 +32,8 @@ from lab.session import ShellPool
 
 NULL = "<NULL>"
 ROWS_MARK = "@@lab-rows@@"
-TIME_RE = re.compile(r"^Time: ([\d.]+) ms")
+TIME_RE = re.compile(r"^Time: ([\d.]+) ms( \(.*\))?$")
+csv.field_size_limit(1 << 30)  # a large text or JSON value is an answer, not an error
 PSQL_PREFIX_RE = re.compile(r"^psql:<stdin>:\d+: ", re.MULTILINE)
 PARALLEL = 4
 # How a check's command reaches a container: (container, argv, env, user, timeout).
@@ -72,7 +73,7 @@ def observe(run: Runner, check_id: str, check: Probe, containers: dict[str, str]
             return _http(run, check_id, check, probe)
         assert isinstance(check, CommandCheck)
         return _command(run, check_id, check, container)
-    except LabError as err:
+    except (LabError, csv.Error, ValueError) as err:
         return Observation(
             id=check_id,
             service=check.service,
@@ -93,19 +94,23 @@ def _timed_out(result: ExecResult) -> bool:
 
 # sql ----------------------------------------------------------------------------------
 def sql_script(query: str, repeat: int) -> str:
-    """The psql script: column types (\\gdesc), a marker, the rows, then timed repeats."""
+    """The psql script: column types (\\gdesc), a marker, the rows, then timed repeats
+    (`\\g` runs the last query again, so a long query is not repeated in the script).
+    The query stands on lines of its own, so that a trailing `-- comment` ends there."""
     q = query.strip().rstrip(";")
     lines = [
         "\\pset format csv",
         f"\\pset null '{NULL}'",
         "\\pset pager off",
-        f"{q} \\gdesc",
+        q,
+        "\\gdesc",
         f"\\echo {ROWS_MARK}",
         "\\timing on",
-        f"{q};",
+        q,
+        ";",
         "\\o /dev/null",
     ]
-    lines += [f"{q};"] * (repeat - 1)
+    lines += ["\\g"] * (repeat - 1)
     return "\n".join(lines) + "\n"
 
 
@@ -131,7 +136,7 @@ def _sql(run: Runner, check_id: str, check: SqlCheck, container: str) -> Observa
         result = run(
             container,
             bounded(["sh", "-c", shell], check.timeout),
-            {"LAB_SQL": sql_script(check.query, check.repeat)},
+            {"LAB_SQL": sql_script(check.query, check.repeat), "LC_ALL": "C.UTF-8"},  # "Time:", not "Zeit:"
             None,
             check.timeout,
         )
@@ -173,9 +178,11 @@ def _sql_simple(run: Runner, check_id: str, check: SqlCheck, container: str) -> 
     assert first is not None
     if check.dialect == "sqlite":
         table = list(csv.reader(io.StringIO(first.stdout)))
-    else:  # batch mode: tab-separated, special characters escaped, no quoting
-        table = [[NULL if v == "NULL" else v for v in line.split("\t")] for line in first.stdout.splitlines()]
+    else:  # batch mode: tab-separated, tabs and newlines escaped, no quoting (but \r is raw)
+        table = [[NULL if v == "NULL" else v for v in line.split("\t")] for line in first.stdout.split("\n") if line]
     header, rows = (table[0], table[1:]) if table else ([], [])
+    if any(len(row) != len(header) for row in rows):
+        raise LabError(f"the {check.dialect} client's answer could not be read: rows of another width than its header")
     return Observation(
         id=check_id,
         service=check.service,

@@ -83,7 +83,7 @@ def pipe(stream: RawStream, source: BinaryIO, deadline: float, keep: int = 65536
     if reader.is_alive():
         stream.close()
         raise TimeoutError(f"did not finish within {deadline:g} s")
-    return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    return out.decode("utf-8", "backslashreplace"), err.decode("utf-8", "backslashreplace")
 
 
 def relay(source: RawStream, target: RawStream, deadline: float, keep: int = 65536) -> tuple[str, str, str, int]:
@@ -117,7 +117,12 @@ def relay(source: RawStream, target: RawStream, deadline: float, keep: int = 655
     if drainer.is_alive():
         target.close()
         raise TimeoutError(f"did not finish within {deadline:g} s")
-    return (src_err.decode("utf-8", "replace"), out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), moved)
+    return (
+        src_err.decode("utf-8", "backslashreplace"),
+        out.decode("utf-8", "backslashreplace"),
+        err.decode("utf-8", "backslashreplace"),
+        moved,
+    )
 
 
 class Shell:
@@ -150,7 +155,7 @@ class Shell:
                 kind, payload = self.frames.next(give_up - time.perf_counter())
                 if kind == 1:
                     out += payload
-                    found = end_out.search(out)
+                    found = end_out.search(out, max(0, len(out) - len(payload) - len(mark) - 16))
                     if found:
                         code = int(found.group(1))
                         del out[found.start() :]
@@ -164,7 +169,10 @@ class Shell:
             self.broken = True
             raise LabError(f"the shell session in {self.name} stopped answering: {err_}") from None
         return ExecResult(
-            code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), time.perf_counter() - start
+            code,
+            out.decode("utf-8", "backslashreplace"),
+            err.decode("utf-8", "backslashreplace"),
+            time.perf_counter() - start,
         )
 
     def close(self) -> None:
@@ -192,6 +200,8 @@ class ShellPool:
         with self.lock:
             shell = self.shells.get(key)
         if shell is None or shell.broken:
+            if shell is not None:
+                shell.close()
             shell = Shell(self.engine.open_shell(container, user), container)
             with self.lock:
                 self.shells[key] = shell

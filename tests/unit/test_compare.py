@@ -26,7 +26,9 @@ P, F, E, S, N = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.SKIPPED, 
         (S, P, Status.SKIPPED),
         (P, S, Status.ERROR),
         (S, S, Status.SKIPPED),
-        (S, F, Status.SKIPPED),
+        (S, F, Status.ERROR),
+        (S, E, Status.ERROR),
+        (S, N, Status.SKIPPED),
     ],
 )
 def test_classify(baseline, candidate, status):
@@ -104,3 +106,25 @@ def test_checks_that_cannot_be_compared_need_review():
 def test_a_baseline_that_proves_nothing_is_named(checks, reason):
     assert reason in baseline_evidence(copy("baseline", checks))
     assert baseline_evidence(copy("baseline", results(a=P, b=F))) == ""
+
+
+def test_a_failed_second_sample_teaches_no_noise():
+    from lab.compare import ProbeRule
+    from lab.diff import Rules
+    from lab.results import Observation
+
+    def obs(output, outcome=P):
+        return Observation(id="sql:q", service="db", outcome=outcome, output=output)
+
+    def total(n):
+        return {"columns": [{"name": "total", "type": "int"}], "rows": [[str(n)]]}
+
+    baseline = CopyResult(
+        variant="baseline",
+        role="baseline",
+        ready=True,
+        observations=[[obs(total(10))], [obs({"error": "deadline"}, E)]],
+    )
+    candidate = CopyResult(variant="next", role="candidate", ready=True, observations=[[obs(total(99))]])
+    verdict = judge(baseline, candidate, probes={"sql:q": ProbeRule(Rules())})
+    assert verdict.verdict == Verdict.REVIEW and verdict.outputs[0].changed and not verdict.outputs[0].noise

@@ -91,3 +91,31 @@ def test_exit_code_and_errors_are_facts():
         (None, "stderr | boom"),
     ]
     assert compare({"error": "x"}, [], {"error": "y"}, Rules()).changed
+
+
+def test_a_noisy_line_replaced_by_something_else_is_a_change():
+    def out(line: str) -> dict:
+        return {"exit_code": 0, "stdout": f"ok\n{line}\n", "stderr": ""}
+
+    found = compare(out("took 12 ms"), [out("took 15 ms")], out("FATAL: disk full"), Rules())
+    assert found.changed and "+stdout | FATAL: disk full" in found.diff
+
+
+def test_rows_in_another_order_on_the_baseline_are_order_noise():
+    first = sql([["1", "a", "10"], ["2", "b", "20"]])
+    again = sql([["2", "b", "20"], ["1", "a", "10"]])
+    found = compare(first, [again], sql([["2", "b", "20"], ["1", "a", "99"]]), Rules())
+    assert found.changed and "+row | 1 | a | 99" in found.diff
+    assert found.noise[0].startswith("row order")
+    assert not compare(first, [again], sql([["2", "b", "20"], ["1", "a", "10"]]), Rules()).changed
+
+
+def test_a_regex_rule_does_not_hide_the_status_or_counts():
+    rules = Rules.of(Ignore(regex=[r"\d+"]))
+    assert compare(http({"a": 1}, status=200), [], http({"a": 2}, status=500), rules).changed
+    assert not compare(http({"a": 1}), [], http({"a": 2}), rules).changed
+
+
+def test_null_and_the_text_null_differ():
+    assert compare(sql([["1", None, "x"]]), [], sql([["1", "NULL", "x"]]), Rules()).changed
+    assert compare(sql([["p | q", "r", "s"]]), [], sql([["p", "q | r", "s"]]), Rules()).changed

@@ -30,9 +30,9 @@ def test_parse_psql_columns_rows_nulls_and_timings():
 
 
 def test_sql_script_repeats_without_printing_again():
-    script = probes.sql_script("SELECT 1;", 3)
-    assert script.count("SELECT 1;") == 3 and "SELECT 1 \\gdesc" in script
-    assert script.index("\\o /dev/null") < script.rindex("SELECT 1;")
+    script = probes.sql_script("SELECT 1 -- the answer;", 3)
+    assert script.count("SELECT 1 -- the answer") == 2  # described, then run; repeated by \\g
+    assert "SELECT 1 -- the answer\n\\gdesc\n" in script and script.endswith("\\o /dev/null\n\\g\n\\g\n")
 
 
 class Recorded:
@@ -56,7 +56,7 @@ def test_sql_error_is_a_failed_observation_with_the_message():
     argv, env, _ = engine.asked[0]
     assert argv[:4] == ["timeout", "-s", "KILL", "30"]
     assert "--dbname=shop" in argv[-1] and "--username=postgres" in argv[-1]
-    assert "SELECT nope \\gdesc" in env["LAB_SQL"]
+    assert "SELECT nope\n\\gdesc" in env["LAB_SQL"] and env["LC_ALL"] == "C.UTF-8"
 
 
 def test_command_runs_repeat_times_and_compares_the_first_answer():

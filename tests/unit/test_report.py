@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,13 @@ def recorded() -> PilotResult:
             )
         ],
     )
+
+
+@pytest.fixture(autouse=True)
+def pdf_only_in_browser_tests(request, monkeypatch):
+    """Printing the PDF starts Chromium (a second each): only the browser tests do it."""
+    if request.node.get_closest_marker("browser") is None:
+        monkeypatch.setattr("lab.pdf.print_pdf", lambda html, out: [])
 
 
 @pytest.fixture
@@ -231,6 +239,35 @@ def test_approve_then_verify_then_tamper(run_dir):
     assert len(problems) == 2  # both approvals covered it
 
 
+def test_removed_last_record_and_added_files_are_found(run_dir):
+    render(run_dir)
+    first = approval.approve(run_dir, "A", "defer")
+    approval.approve(run_dir, "B", "reject")
+    path = run_dir / approval.APPROVALS
+    last = approval.approve(run_dir, "C", "proceed")
+    assert approval.verify(run_dir, expect=last["sha256"]) == []
+    path.write_text("\n".join(path.read_text().splitlines()[:2]) + "\n")  # drop the last decision
+    assert any("no approval record has the SHA-256" in p for p in approval.verify(run_dir, expect=last["sha256"]))
+    assert approval.verify(run_dir, expect=first["sha256"]) == []
+    (run_dir / "extra.txt").write_text("planted")
+    assert approval.verify(run_dir) == ["extra.txt: added since the approvals"]
+
+
+def test_damaged_or_empty_approvals_are_clear(run_dir):
+    render(run_dir)
+    (run_dir / approval.APPROVALS).write_text("")
+    with pytest.raises(LabError, match="has no approval to verify"):
+        approval.verify(run_dir)
+    (run_dir / approval.APPROVALS).write_text("[]\n{not json\n")
+    assert approval.records(run_dir) == []
+    assert approval.waivers_for(run_dir.parent) == {}
+    problems = approval.verify(run_dir)
+    assert problems[:2] == [
+        f"{approval.APPROVALS} line 1 is not a valid record",
+        f"{approval.APPROVALS} line 2 is not a valid record",
+    ]
+
+
 def test_edited_record_breaks_the_chain(run_dir):
     render(run_dir)
     approval.approve(run_dir, "A", "defer")
@@ -260,7 +297,13 @@ def test_bad_approvals_are_refused(run_dir, by, decision, waivers, message):
 
 def test_a_later_run_shows_what_was_waived(run_dir):
     render(run_dir)
-    approval.approve(run_dir, "Dr. Meyer", "proceed-with-conditions", waivers=[f"{CHANGED}=export fixed"])
+    approval.approve(
+        run_dir,
+        "Dr. Meyer",
+        "proceed-with-conditions",
+        waivers=[f"{CHANGED}=export fixed"],
+        now=datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc),
+    )
     later = run_dir.parent / "20261124-090000-beef"
     later.mkdir()
     result = recorded()
@@ -268,4 +311,31 @@ def test_a_later_run_shows_what_was_waived(run_dir):
     result.write(later)
     waived = approval.waivers_for(later.parent, exclude=later.name)
     report.render_all(result, later, waived=waived)
-    assert "waived earlier: export fixed — Dr. Meyer, 2026-11-2" in (later / "report.md").read_text()
+    assert "waived earlier: export fixed — Dr. Meyer, 2026-11-23" in (later / "report.md").read_text()
+    # a run older than the waiver does not show it
+    assert approval.waivers_for(run_dir.parent, exclude="20261101-000000-0000") == {}
+
+
+def test_html_escapes_what_the_checks_said(run_dir):
+    result = recorded()
+    result.candidates[0].comparisons[0].message = "<script>alert(1)</script> & </pre><!--"
+    result.client = "Smith & <Sons>"
+    report.render_all(result, run_dir)
+    html = (run_dir / "report.html").read_text()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;/pre&gt;&lt;!--" in html
+    assert "Smith &amp; &lt;Sons&gt;" in html
+
+
+def test_junit_names_a_candidate_that_did_not_start_and_stays_valid_xml(run_dir):
+    result = recorded()
+    result.candidates[0] = CandidateVerdict(
+        candidate="next",
+        verdict=Verdict.FAIL,
+        counts={},
+        comparisons=[],
+        reason="the candidate copy did not start: service 'db' exited \x1b[31m",
+    )
+    report.render_all(result, run_dir)
+    (suite,) = ET.parse(run_dir / "junit.xml").getroot().findall("testsuite")
+    assert suite.get("failures") == "1"
+    assert "did not start" in suite.find("testcase/failure").get("message")

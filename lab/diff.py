@@ -197,8 +197,7 @@ def compare(
             noisy_lines.setdefault(i, []).append(pattern)
     # A candidate change that only touches lines the baseline itself varies on is noise.
     aligned = list(cand_text)
-    matcher = difflib.SequenceMatcher(a=base_text, b=cand_text, autojunk=False)
-    for tag, i1, i2, j1, j2 in reversed(matcher.get_opcodes()):
+    for tag, i1, i2, j1, j2 in reversed(opcodes(base_text, cand_text)):
         if tag == "replace" and i2 - i1 == j2 - j1:  # line for line: noisy lines count as equal
             for k in range(i2 - i1):
                 patterns = noisy_lines.get(i1 + k, [])
@@ -231,9 +230,8 @@ def _text(lines: list[Line]) -> list[str]:
 def _changed_lines(a: list[str], b: list[str]) -> dict[int, re.Pattern[str]]:
     """The lines of `a` that differ in `b`, each with the pattern of what may vary in it:
     the parts both versions share stay fixed, the parts that differ become wildcards."""
-    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
     found: dict[int, re.Pattern[str]] = {}
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes(a, b):
         if tag == "equal":
             continue
         for k in range(i1, i2):
@@ -243,6 +241,25 @@ def _changed_lines(a: list[str], b: list[str]) -> dict[int, re.Pattern[str]]:
 
 
 ANY_LINE = re.compile(".*", re.DOTALL)
+
+
+def opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes, with a linear path for the common cases: equal outputs, and
+    outputs of equal length compared line by line (thousands of rows stay fast).
+
+    >>> opcodes(["a", "b", "c"], ["a", "x", "c"])
+    [('equal', 0, 1, 0, 1), ('replace', 1, 2, 1, 2), ('equal', 2, 3, 2, 3)]
+    """
+    if len(a) != len(b):
+        return list(difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes())
+    codes: list[tuple[str, int, int, int, int]] = []
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        tag = "equal" if x == y else "replace"
+        if codes and codes[-1][0] == tag:
+            codes[-1] = (tag, codes[-1][1], i + 1, codes[-1][3], i + 1)
+        else:
+            codes.append((tag, i, i + 1, i, i + 1))
+    return codes
 
 
 def line_pattern(first: str, second: str) -> re.Pattern[str]:

@@ -33,7 +33,6 @@ from lab.results import (
     PilotResult,
     RestoreRecord,
     ServiceInfo,
-    StepRecord,
     Verdict,
 )
 from lab.scenario import TWIN, Scenario, Variant
@@ -271,14 +270,7 @@ class Pilot:
         baseline = self.copies[self.scenario.baseline.name]
         if not baseline.ready or compare.restore_failures(baseline) or not baseline.restores:
             copy.upgrade = [
-                StepRecord(
-                    name=s.name,
-                    side=s.side,
-                    service=s.service,
-                    ok=False,
-                    skipped=True,
-                    message="not run: the baseline holds no restored data to upgrade from",
-                )
+                rehearse.skipped(s, "the baseline holds no restored data to upgrade from")
                 for s in self.scenario.upgrade.steps
             ]
         else:

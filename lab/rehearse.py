@@ -33,19 +33,17 @@ def run_steps(engine: EngineLike, steps: list[Step], containers: Containers) -> 
     records: list[StepRecord] = []
     for step in steps:
         if records and not records[-1].ok:
-            records.append(
-                StepRecord(
-                    name=step.name,
-                    side=step.side,
-                    service=step.service,
-                    ok=False,
-                    skipped=True,
-                    message="not run: an earlier step failed",
-                )
-            )
+            records.append(skipped(step, "an earlier step failed"))
             continue
         records.append(run_step(engine, step, containers))
     return records
+
+
+def skipped(step: Step, why: str) -> StepRecord:
+    """A step that was not run, and why."""
+    return StepRecord(
+        name=step.name, side=step.side, service=step.service, ok=False, skipped=True, message=f"not run: {why}"
+    )
 
 
 def run_step(engine: EngineLike, step: Step, containers: Containers) -> StepRecord:

@@ -230,6 +230,12 @@ def test_mariadb_and_sqlite_answers(pilot):
     )
     assert not outputs["sql:items"]["changed"] and not outputs["sql:arithmetic"]["changed"]
     copies = {c["variant"]: c for c in results["copies"]}
+    for copy in copies.values():  # a gzipped MariaDB dump and an SQLite dump, restored and verified
+        assert [(r["format"], r["ok"]) for r in copy["restores"]] == [("mysql", True), ("sqlite", True)]
+        assert {c["id"]: c["outcome"] for c in copy["checks"] if c["id"].startswith("verify:")} == {
+            "verify:mysql items": "passed",
+            "verify:sqlite notes": "passed",
+        }
     items = next(o for o in copies["baseline"]["observations"][0] if o["id"] == "sql:items")
     assert items["output"]["rows"] == [["1", "tea, green", "1.5"], ["2", None, "2.0"]]
 

@@ -12,13 +12,14 @@ the declarative checks.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import testinfra
 import testinfra.host
+
+from lab import testinfra_backend
 
 _COPY = pytest.StashKey[dict[str, Any]]()
 DETAIL_LINES = 60
@@ -31,14 +32,19 @@ class LabCopy:
         self.variant: str = config["variant"]
         self.services: dict[str, str] = config["services"]
         self._hosts: dict[str, testinfra.host.Host] = {}
+        self._shells = testinfra_backend.shell_pool()
 
     def host(self, service: str) -> testinfra.host.Host:
         """The testinfra host of `service` in this copy."""
         if service not in self.services:
             raise KeyError(f"no service '{service}' in this copy; services: {', '.join(self.services)}")
         if service not in self._hosts:
-            self._hosts[service] = testinfra.get_host(f"docker://{self.services[service]}")
+            self._hosts[service] = testinfra_backend.host_for(self.services[service], self._shells)
         return self._hosts[service]
+
+    def close(self) -> None:
+        if self._shells is not None:
+            self._shells.close()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,9 +69,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab(request: pytest.FixtureRequest) -> LabCopy:
+def lab(request: pytest.FixtureRequest) -> Iterator[LabCopy]:
     """The copy under test: `lab.variant`, `lab.services`, `lab.host(name)`."""
-    return LabCopy(request.config.stash[_COPY])
+    copy = LabCopy(request.config.stash[_COPY])
+    yield copy
+    copy.close()
 
 
 @pytest.fixture

@@ -55,9 +55,9 @@ def pilot(tmp_path: Path, client: docker.DockerClient):
     """Run `invoke pilot <scenario> --out tmp`; afterwards, nothing of the run may be left."""
     runs: list[tuple[Finished, tuple[str, ...]]] = []
 
-    def run(scenario: str, *extra: str) -> Finished:
+    def run(scenario: str, *extra: str, env: dict[str, str] | None = None) -> Finished:
         out = tmp_path / f"pilots{len(runs)}"
-        proc = invoke("pilot", scenario, "--out", str(out), *extra)
+        proc = invoke("pilot", scenario, "--out", str(out), *extra, env=env)
         folders = sorted(out.glob("*/*")) if out.exists() else []
         finished = Finished(proc.returncode, proc.stdout, proc.stderr, folders[-1] if folders else None)
         runs.append((finished, extra))

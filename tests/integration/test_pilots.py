@@ -384,3 +384,18 @@ def test_webshop_reports_the_real_incompatibilities(pilot):
     assert copies["debian13"]["seconds"]["downtime"] > 0
     assert 'unrecognized configuration parameter "transaction_timeout"' in copies["debian13"]["rollback"][0]["output"]
     assert "imghdr" in (done.run_dir / "logs/debian13/app.log").read_text()
+
+
+def test_session_backend_gives_the_same_results_as_testinfras_docker_backend(pilot):
+    outcomes = {}
+    for backend in ("docker", "session"):
+        done = pilot(scenario_path("regression"), env={"LAB_TESTINFRA_BACKEND": backend})
+        assert done.code == 1, done.stderr
+        results = json.loads((done.run_dir / "results.json").read_text())
+        outcomes[backend] = {
+            (copy["variant"], check["id"]): (check["outcome"], check["message"])
+            for copy in results["copies"]
+            for check in copy["checks"]
+        }
+    assert outcomes["session"] == outcomes["docker"]
+    assert len(outcomes["session"]) == 6

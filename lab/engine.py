@@ -72,6 +72,9 @@ class ContainerSpec:
     working_dir: str | None = None
     volumes: dict[str, str] = field(default_factory=dict)  # volume name -> mount path
     healthcheck: dict[str, Any] | None = None  # Docker's HealthConfig, durations in ns
+    memory: int | None = None  # bytes
+    cpus: float | None = None
+    pids: int | None = None
 
 
 @dataclass(frozen=True)
@@ -266,8 +269,17 @@ class Engine:
 
     # objects of a run -----------------------------------------------------------------
     def create_network(self, name: str, labels: dict[str, str]) -> None:
-        # internal: no route out of the lab; copies cannot reach each other either.
-        self._call(self.client.networks.create, name, driver="bridge", internal=True, labels=labels)
+        # internal: no route out of the lab, and copies cannot reach each other. The bridge
+        # gets no address on the host either, so a copy cannot reach the host's own services
+        # (an internal network alone still lets it connect to the host's addresses).
+        self._call(
+            self.client.networks.create,
+            name,
+            driver="bridge",
+            internal=True,
+            labels=labels,
+            options={"com.docker.network.bridge.inhibit_ipv4": "true"},
+        )
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         self._call(self.client.volumes.create, name=name, labels=labels)
@@ -290,6 +302,9 @@ class Engine:
             networking_config={spec.network: endpoint},
             volumes={vol: {"bind": path, "mode": "rw"} for vol, path in spec.volumes.items()},
             healthcheck=spec.healthcheck,
+            mem_limit=spec.memory,
+            nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+            pids_limit=spec.pids,
         )
 
     def begin(self, container: str) -> None:

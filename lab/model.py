@@ -106,6 +106,32 @@ def _build(value: Any) -> Any:
     return {"context": value} if isinstance(value, str) else value
 
 
+SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from a number or a string such as "512m" or "2g".
+
+    >>> parse_size("512m"), parse_size("1g"), parse_size(1024)
+    (536870912, 1073741824, 1024)
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = SIZE_RE.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a size — write e.g. 512m or 2g")
+    number, unit = match.groups()
+    return int(float(number) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit.lower()])
+
+
+class Resources(Model):
+    """Limits of one container, so that a runaway copy cannot take the machine down."""
+
+    memory: Annotated[int, BeforeValidator(parse_size), Field(gt=4 << 20)] = 1 << 30
+    cpus: float = Field(default=1.0, gt=0)
+    pids: int = Field(default=1024, ge=16)
+
+
 class Service(Model):
     """One service of the client's stack, in Compose's words."""
 
@@ -120,6 +146,7 @@ class Service(Model):
     depends_on: StrList = []
     volumes: StrList = []
     expose: StrList = []
+    resources: Resources = Resources()
 
     @field_validator("volumes")
     @classmethod

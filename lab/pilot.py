@@ -41,6 +41,8 @@ from lab.stage import CopyNames, stage_copy
 
 Say = Callable[[str], None]
 PROBE_KEY = ("lab", "lab-probe")  # (variant, service) key of the HTTP probe's image
+LOG_LINES = 20_000  # the run folder keeps at most this many lines of each container's log
+LOG_BYTES = 4 << 20  # and at most this many characters
 SECOND_PASS_GAP = 1.1  # seconds between the baseline's two observations
 T = TypeVar("T")
 
@@ -420,15 +422,22 @@ class Pilot:
         self.hint_kept()
 
     def save_logs(self) -> None:
+        """Every container's log, capped: the last LOG_LINES lines and LOG_BYTES bytes, with a
+        first line that says so when a log was cut."""
         for copy in self.copies.values():
             folder = self.run_dir / "logs" / copy.variant
             for service, info in copy.services.items():
                 try:
-                    text = self.engine.logs(info.container)
+                    text = self.engine.logs(info.container, tail=LOG_LINES + 1)
                 except LabError:
                     continue  # never created (the copy stopped before this service)
+                lines = text.splitlines(keepends=True)
+                kept = "".join(lines[-LOG_LINES:])[-LOG_BYTES:]
+                if len(lines) > LOG_LINES or len(kept) < len("".join(lines[-LOG_LINES:])):
+                    kept = f"[lab: log cut — only its last {len(kept.splitlines())} lines are kept]\n" + kept
+                    self.result.warnings.append(f"the log of {service} ({copy.variant}) was cut to its last lines")
                 folder.mkdir(parents=True, exist_ok=True)
-                (folder / f"{service}.log").write_text(text, encoding="utf-8")
+                (folder / f"{service}.log").write_text(kept, encoding="utf-8")
 
     def teardown(self) -> None:
         gone = self.engine.remove_run(self.run_id)

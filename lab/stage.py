@@ -86,6 +86,9 @@ def container_spec(
         working_dir=svc.working_dir,
         volumes=volumes,
         healthcheck=healthcheck_config(svc.healthcheck) if svc.healthcheck else None,
+        memory=svc.resources.memory,
+        cpus=svc.resources.cpus,
+        pids=svc.resources.pids,
     )
 
 

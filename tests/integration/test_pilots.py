@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import json
 import shutil
 import signal
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -74,6 +77,10 @@ def test_keep_then_down(pilot, client):
     assert done.code == 1
     assert f"invoke down {done.run_id}" in done.stderr
     assert len([o for o in leftovers(client, done.run_id) if o.startswith("container")]) == 2
+    # every container is contained: the scenario's limits, or the defaults
+    for container in client.containers.list(filters={"label": f"{RUN}={done.run_id}"}):
+        limits = container.attrs["HostConfig"]
+        assert (limits["Memory"], limits["NanoCpus"], limits["PidsLimit"]) == (256 << 20, 500_000_000, 1024)
     gone = invoke("down", done.run_id)
     assert gone.returncode == 0, gone.stderr
     assert leftovers(client, done.run_id) == []
@@ -399,3 +406,41 @@ def test_session_backend_gives_the_same_results_as_testinfras_docker_backend(pil
         }
     assert outcomes["session"] == outcomes["docker"]
     assert len(outcomes["session"]) == 6
+
+
+def test_copies_have_no_route_out_and_cannot_reach_each_other(tmp_path, client):
+    """Only addresses on this machine: a TCP server on the host, and the other copy."""
+    server = socketserver.TCPServer(("0.0.0.0", 0), socketserver.BaseRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    ipam = client.networks.get("bridge").attrs["IPAM"]["Config"][0]  # the host's side of docker0
+    host_ip = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
+    probe = f"timeout 3 bash -c 'echo > /dev/tcp/{host_ip}/{server.server_address[1]}'"
+    try:
+        # the control: from an ordinary container the host's server answers
+        assert (
+            client.containers.run(
+                "debian:bookworm", ["sh", "-c", probe], network="bridge", remove=True, labels={RUN: "isolation-control"}
+            )
+            == b""
+        )
+        with started_pilot(tmp_path, "slow-start") as (proc, run_id):
+            deadline = time.monotonic() + 30
+            while True:  # both copies running (polled, with a deadline)
+                running = client.containers.list(filters={"label": f"{RUN}={run_id}", "status": "running"})
+                copies = {c.labels["io.upgrade-pilot-lab.variant"]: c for c in running}
+                if len(copies) == 2 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            baseline, candidate = copies["baseline"], copies["next"]
+            out = baseline.exec_run(["sh", "-c", probe])
+            assert out.exit_code != 0, out.output  # no route out of the lab
+            other = next(iter(candidate.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
+            out = baseline.exec_run(["sh", "-c", f"timeout 3 bash -c 'echo > /dev/tcp/{other}/5432'"])
+            assert out.exit_code != 0 and b"Connection refused" not in out.output  # no route to the other copy
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        assert leftovers(client, run_id) == []
+    finally:
+        server.shutdown()
+        server.server_close()

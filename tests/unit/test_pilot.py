@@ -140,3 +140,13 @@ def test_interrupt_tears_down_and_says_where_it_stopped(write_scenario, tmp_path
     assert engine.left() == 0
     saved = PilotResult.read(pilot.run_dir)
     assert saved.exit_code == 130 and "interrupted" in saved.error
+
+
+def test_long_logs_are_cut_and_say_so(write_scenario, tmp_path, monkeypatch):
+    monkeypatch.setattr("lab.pilot.LOG_LINES", 5)
+    engine = FakeEngine(service_logs={"db": "\n".join(f"line {i}" for i in range(50))})
+    pilot, result = run(write_scenario, tmp_path, engine)
+    log = (pilot.run_dir / "logs" / "baseline" / "db.log").read_text()
+    assert log.startswith("[lab: log cut — only its last 5 lines are kept]") and log.endswith("line 49")
+    assert "line 44" not in log
+    assert "the log of db (baseline) was cut to its last lines" in result.warnings

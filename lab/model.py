@@ -347,6 +347,14 @@ class Timeouts(Model):
     checks: Deadline = 600.0
 
 
+class Secret(Model):
+    """Where a password or key comes from: an environment variable or a file — never the
+    scenario itself. Its value is redacted in every artefact of a run."""
+
+    env: str | None = None
+    file: str | None = None
+
+
 class ScenarioFile(Model):
     """The top level of scenario.yml."""
 
@@ -361,4 +369,5 @@ class ScenarioFile(Model):
     backup: dict[str, list[Backup]] = {}  # service -> its backup artefacts
     verify: list[Verify] = []
     upgrade: Upgrade = Upgrade()
+    secrets: dict[str, Secret] = {}
     timeouts: Timeouts = Timeouts()

@@ -36,6 +36,7 @@ from lab.results import (
     Verdict,
 )
 from lab.scenario import TWIN, Scenario, Variant
+from lab.secrets import Redactor
 from lab.session import ShellPool
 from lab.stage import CopyNames, stage_copy
 
@@ -69,6 +70,7 @@ class Pilot:
         self.scenario = scenario
         self.keep = keep
         self.templates = templates
+        self.redact = Redactor(scenario.secrets)
         self.say = say
         self.clock = clock
         self.run_id = new_run_id()
@@ -444,7 +446,13 @@ class Pilot:
         self.log(f"teardown: removed {gone}")
 
     def write(self) -> None:
+        """results.json and the reports, from results with every secret value redacted;
+        then every other file of the run (logs, pytest's output) redacted in place."""
+        self.result = PilotResult.model_validate_json(self.redact(self.result.model_dump_json()))
         self.result.write(self.run_dir)  # first: the evidence exists even if rendering fails
+        for path in self.run_dir.rglob("*"):  # logs and pytest's output, before the reports quote them
+            if path.is_file():
+                self.redact.file(path)
         waived = approval.waivers_for(self.run_dir.parent, exclude=self.run_id)
         try:
             self.result.warnings += report.render_all(self.result, self.run_dir, self.templates, waived)
@@ -477,10 +485,10 @@ class Pilot:
             for service, info in copy.services.items():
                 lines.append(f"  docker exec -it {info.container} sh     # {copy.variant} / {service}")
         lines.append(f"remove them with: invoke down {self.run_id}")
-        self.say("\n".join(lines))
+        self.say(self.redact("\n".join(lines)))
 
     def log(self, message: str) -> None:
-        self.say(f"[{self.clock() - self.t0:6.1f}s] {message}")
+        self.say(self.redact(f"[{self.clock() - self.t0:6.1f}s] {message}"))
 
 
 @contextlib.contextmanager

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import copy
 import difflib
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from lab import yamlpos
+from lab import secrets, yamlpos
 from lab.errors import ScenarioError
 from lab.model import NAME_RE, Backup, Checks, ScenarioFile, Service, Timeouts, Upgrade, Verify
 
@@ -57,6 +58,7 @@ class Scenario:
     checks: Checks
     timeouts: Timeouts
     backups: tuple[tuple[str, Backup, Path], ...] = ()  # (service, artefact, absolute path)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)  # name -> value: redacted in artefacts
     verify: tuple[Verify, ...] = ()
     upgrade: Upgrade = Upgrade()
 
@@ -164,6 +166,7 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
         for where, variant in _variant_specs(data)
     }
     _check_names(data, report)
+    secret_values = _check_secrets(data, spec, folder, report)
     test_files = _test_files(data, folder, report)
     backups = _check_backups(spec, folder, report) if spec is not None else []
     variants = []
@@ -173,7 +176,16 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
         for (where, variant), role in zip(
             _variant_specs(data), ["baseline"] + ["candidate"] * len(spec.candidates), strict=True
         ):
-            stack = _resolve(base, overrides[where], where, report)
+            stack = {
+                name: service.model_copy(
+                    update={
+                        "environment": {
+                            key: secrets.substitute(value, secret_values) for key, value in service.environment.items()
+                        }
+                    }
+                )
+                for name, service in _resolve(base, overrides[where], where, report).items()
+            }
             _check_stack(stack, where, folder, report, set(stack))
             name = BASELINE if where == (BASELINE,) else str(where[1])
             variants.append(Variant(name, role, str(_mapping(variant).get("description", "")).strip(), stack))
@@ -198,6 +210,7 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
         backups=tuple(backups),
         verify=tuple(spec.verify),
         upgrade=spec.upgrade,
+        secrets=secret_values,
     )
 
 
@@ -307,6 +320,42 @@ def _check_names(data: dict[str, Any], report: _Problems) -> None:
     for key_path, host in hosts:
         if host not in services:
             report.add(key_path, f"unknown service '{host}'{_did_you_mean(host, services)}")
+
+
+def _check_secrets(data: dict[str, Any], spec: ScenarioFile | None, folder: Path, report: _Problems) -> dict[str, str]:
+    """Secrets are referenced, never written inline; every reference names a secret that
+    can be read. Returns the values (for substitution and redaction)."""
+    declared = spec.secrets if spec is not None else {}
+    values, problems = secrets.resolve(declared, folder, dict(os.environ))
+    for line in problems:
+        name = line.split(":", 1)[0].split(".", 1)[1]
+        report.add(("secrets", name), line.split(": ", 1)[1])
+    places: list[tuple[yamlpos.KeyPath, Any]] = [
+        (("services", s), raw) for s, raw in _mapping(data.get("services")).items()
+    ]
+    places += [
+        (where + ("services", s), raw)
+        for where, variant in _variant_specs(data)
+        for s, raw in _mapping(_mapping(variant).get("services")).items()
+    ]
+    for where, raw in places:
+        environment = _mapping(raw).get("environment")
+        pairs = environment.items() if isinstance(environment, dict) else []
+        for key, value in pairs:
+            text = str(value)
+            for name in secrets.REFERENCE_RE.findall(text):
+                if name not in declared:
+                    report.add(
+                        where + ("environment", key),
+                        f"no secret '{name}'{_did_you_mean(name, declared)} — declare it under secrets",
+                    )
+            if secrets.looks_secret(str(key)) and not secrets.REFERENCE_RE.search(text) and text:
+                report.add(
+                    where + ("environment", key),
+                    "a secret written into the scenario — declare it under"
+                    " secrets (env: VARIABLE or file: path) and write ${secret:NAME} here",
+                )
+    return values
 
 
 def _check_backups(spec: ScenarioFile, folder: Path, report: _Problems) -> list[tuple[str, Backup, Path]]:

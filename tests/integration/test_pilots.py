@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import ipaddress
 import json
+import os
 import shutil
 import signal
 import socketserver
@@ -444,3 +445,22 @@ def test_copies_have_no_route_out_and_cannot_reach_each_other(tmp_path, client):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_planted_secret_is_in_no_artefact(pilot):
+    planted = "tok_" + os.urandom(12).hex()
+    done = pilot(scenario_path("secrets"), env={"LAB_TEST_API_TOKEN": planted})
+    assert done.code == 0, done.stderr  # test_token_is_the_old_one fails on both copies: not the upgrade's doing
+    assert planted not in done.stdout + done.stderr
+    texts = {}
+    for path in done.run_dir.rglob("*"):
+        if path.is_file():
+            if path.suffix == ".pdf":
+                texts[path.name] = subprocess.run(
+                    ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+                ).stdout
+            else:
+                texts[str(path.relative_to(done.run_dir))] = path.read_text(errors="replace")
+    assert [name for name, text in texts.items() if planted in text] == []
+    assert "payment provider login with [secret:api_token]" in texts["logs/baseline/app.log"]
+    assert "[secret:api_token]" in texts["results.json"] and "[secret:api_token]" in texts["report.md"]

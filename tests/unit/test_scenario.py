@@ -224,3 +224,56 @@ def test_dependency_cycles_are_found_at_validation(write_scenario):
 def test_bad_values_are_named(write_scenario, old, new, message):
     found = problems(write_scenario, VALID.replace(old, new, 1))
     assert any(message in p for p in found), found
+
+
+SECRET = """
+description: x
+secrets:
+  db_password: {env: LAB_UNIT_DB_PASSWORD}
+services:
+  db:
+    image: debian:bookworm
+    environment:
+      POSTGRES_PASSWORD: ${secret:db_password}
+      LABEL: plain
+candidates:
+  next: {}
+checks:
+  testinfra: [t.py]
+"""
+
+
+def test_secrets_come_from_the_environment_and_are_substituted(write_scenario, monkeypatch):
+    monkeypatch.setenv("LAB_UNIT_DB_PASSWORD", "s3cret-value")
+    loaded = scenario.load(str(write_scenario(SECRET, {"t.py": ""})))
+    assert loaded.candidates[0].services["db"].environment == {"POSTGRES_PASSWORD": "s3cret-value", "LABEL": "plain"}
+    assert loaded.secrets == {"db_password": "s3cret-value"}
+
+
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        (
+            "${secret:db_password}",
+            "hunter22",
+            "services.db.environment.POSTGRES_PASSWORD: a secret written into the scenario",
+        ),
+        ("${secret:db_password}", "${secret:db_pasword}", "no secret 'db_pasword' — did you mean 'db_password'?"),
+        (
+            "LABEL: plain",
+            "LABEL: plain",
+            "secrets.db_password: the environment variable LAB_UNIT_DB_PASSWORD is not set",
+        ),
+    ],
+)
+def test_secret_problems_are_named(write_scenario, monkeypatch, old, new, message):
+    monkeypatch.delenv("LAB_UNIT_DB_PASSWORD", raising=False)
+    found = problems(write_scenario, SECRET.replace(old, new), {"t.py": ""})
+    assert any(message in p for p in found), found
+
+
+def test_redactor_replaces_every_value():
+    from lab.secrets import Redactor
+
+    redact = Redactor({"a": "token-1234", "b": "token-1234-long"})
+    assert redact("x token-1234-long y token-1234") == "x [secret:b] y [secret:a]"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from lab.scenario import Scenario
 FROM_RE = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", re.IGNORECASE | re.MULTILINE)
 ARG_RE = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?", re.IGNORECASE | re.MULTILINE)
 Clock = Callable[[], float]
+BUILDS_AT_ONCE = 4
 VAR_RE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
@@ -167,6 +168,35 @@ def ensure(
         )
         return ImageResult(tag, image_id, True, clock() - start)
 
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="build") as pool:
-        results = list(pool.map(one, unique))
-    return refs, results
+    return refs, in_parallel(one, list(unique))
+
+
+def in_parallel(fn: Callable[[str], ImageResult], tags: list[str]) -> list[ImageResult]:
+    """Build concurrently in daemon threads, so that Ctrl-C does not wait for a running
+    build: the interrupted process ends, its connection closes, and the engine stops the
+    build (it labels nothing of the run, so nothing is left to clean)."""
+    results: dict[str, ImageResult] = {}
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(tag: str) -> None:
+        try:
+            result = fn(tag)
+            with lock:
+                results[tag] = result
+        except BaseException as err:  # noqa: BLE001 — handed to the main thread below
+            with lock:
+                failures.append(err)
+
+    pending = list(tags)
+    running: list[threading.Thread] = []
+    while pending or running:
+        while pending and len(running) < BUILDS_AT_ONCE:
+            thread = threading.Thread(target=work, args=(pending.pop(0),), name="build", daemon=True)
+            thread.start()
+            running.append(thread)
+        running[0].join(0.1)  # interruptible: Ctrl-C reaches the main thread here
+        running = [t for t in running if t.is_alive()]
+    if failures:
+        raise failures[0]
+    return [results[tag] for tag in tags]

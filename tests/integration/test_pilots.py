@@ -464,3 +464,94 @@ def test_a_planted_secret_is_in_no_artefact(pilot):
     assert [name for name, text in texts.items() if planted in text] == []
     assert "payment provider login with [secret:api_token]" in texts["logs/baseline/app.log"]
     assert "[secret:api_token]" in texts["results.json"] and "[secret:api_token]" in texts["report.md"]
+
+
+def _until(condition, what: str, timeout: float = 60):
+    """Poll `condition` with a deadline; returns its first true value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within {timeout:g} s")
+
+
+def test_interrupt_during_the_checks(tmp_path, client):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "pilot", scenario_path("slow-checks"), "--out", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def checking():
+            for c in client.containers.list(filters={"label": "io.upgrade-pilot-lab.scenario=slow-checks"}):
+                if any("sleep 60" in " ".join(p) for p in c.top()["Processes"]):
+                    return c.labels[RUN]
+            return None
+
+        run_id = _until(checking, "a check started")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+    assert leftovers(client, run_id) == []
+    results = json.loads(next(tmp_path.glob("*/*/results.json")).read_text())
+    assert results["exit_code"] == 130 and results["stage"] == "copies"
+
+
+def test_interrupt_during_a_build_does_not_wait_for_it(tmp_path, client):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "pilot", scenario_path("slow-build"), "--out", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def building():
+            return [c for c in client.containers.list() if "sleep 60" in " ".join(c.attrs["Config"]["Cmd"] or [])]
+
+        _until(building, "the build's step started")
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert time.monotonic() - start < 15  # not the minute the build step would take
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+    results = json.loads(next(tmp_path.glob("*/*/results.json")).read_text())
+    assert results["stage"] == "build" and "interrupted" in results["error"]
+    _until(lambda: not building(), "the engine stopped the abandoned build", timeout=90)
+
+
+def test_concurrent_pilots_keep_to_themselves(tmp_path, client):
+    runs = [("regression", 1), ("regression", 1), ("passing", 0), ("outputs", 1), ("restore", 0)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "invoke", "pilot", scenario_path(name), "--out", str(tmp_path / f"out{n}")],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for n, (name, _) in enumerate(runs)
+    ]
+    codes = [proc.wait(timeout=600) for proc in procs]
+    assert codes == [expected for _, expected in runs]
+    run_ids = set()
+    for n, (name, _) in enumerate(runs):
+        (folder,) = (tmp_path / f"out{n}" / name).iterdir()
+        results = json.loads((folder / "results.json").read_text())
+        assert results["scenario"] == name and results["run_id"] == folder.name
+        run_ids.add(folder.name)
+        assert leftovers(client, folder.name) == []
+    assert len(run_ids) == len(runs)

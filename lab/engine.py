@@ -23,6 +23,7 @@ from typing import IO, Any, Protocol
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 
 from lab.errors import BuildFailed, EngineError, EngineUnavailable
 
@@ -166,7 +167,15 @@ class EngineLike(Protocol):
     """The adapter's surface; the real Engine and the test fake both provide it."""
 
     def image_id(self, tag: str) -> str | None: ...
-    def build(self, context: Path, dockerfile: str, args: dict[str, str], tag: str, labels: dict[str, str]) -> str: ...
+    def build(
+        self,
+        context: Path,
+        dockerfile: str,
+        args: dict[str, str],
+        tag: str,
+        labels: dict[str, str],
+        deadline: float = ...,
+    ) -> str: ...
     def image_summary(self, image: str) -> dict[str, str]: ...
     def create_network(self, name: str, labels: dict[str, str]) -> None: ...
     def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
@@ -222,27 +231,56 @@ class Engine:
                 return None
             raise EngineError(f"image '{ref}': {err}") from err
 
-    def build(self, context: Path, dockerfile: str, args: dict[str, str], tag: str, labels: dict[str, str]) -> str:
-        """Build `tag` from `context`; on failure, BuildFailed holds the failing step's output."""
+    def build(
+        self,
+        context: Path,
+        dockerfile: str,
+        args: dict[str, str],
+        tag: str,
+        labels: dict[str, str],
+        deadline: float = 1800.0,
+    ) -> str:
+        """Build `tag` from `context` within `deadline` seconds; on failure, BuildFailed holds
+        the failing step's output. A build past its deadline is abandoned: its connection
+        closes and the engine stops it."""
         log: list[str] = []
+        end = time.monotonic() + deadline
+        stream = self.client.api.build(
+            path=str(context),
+            dockerfile=dockerfile,
+            buildargs=args,
+            tag=tag,
+            labels=labels,
+            rm=True,
+            forcerm=True,
+            decode=True,
+            timeout=max(int(deadline), 1),  # also bounds a silent step
+        )
         try:
-            for chunk in self.client.api.build(
-                path=str(context),
-                dockerfile=dockerfile,
-                buildargs=args,
-                tag=tag,
-                labels=labels,
-                rm=True,
-                forcerm=True,
-                decode=True,
-            ):
+            for chunk in stream:
                 if "stream" in chunk:
                     log.extend(chunk["stream"].splitlines())
                 if "error" in chunk:
                     log.append(chunk["error"].strip())
                     raise BuildFailed(_build_failure(tag, log))
+                if time.monotonic() > end:
+                    raise requests.exceptions.ReadTimeout()
+        except (
+            requests.exceptions.ReadTimeout,
+            requests.exceptions.ConnectionError,
+            urllib3.exceptions.ReadTimeoutError,
+            urllib3.exceptions.ProtocolError,
+        ) as err:
+            timed_out = isinstance(err, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError))
+            if time.monotonic() < end - 1 and not timed_out:
+                raise EngineUnavailable(f"the Docker engine stopped answering during a build ({_short(err)})") from err
+            raise BuildFailed(
+                _build_failure(tag, log + [f"(the build did not finish within {deadline:g} s: timeouts.build)"])
+            ) from None
         except docker.errors.APIError as err:
             raise BuildFailed(f"building {tag} failed: {_short(err)}") from err
+        finally:
+            stream.close()
         image = self.image_id(tag)
         if image is None:
             raise BuildFailed(_build_failure(tag, log))

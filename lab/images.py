@@ -164,7 +164,12 @@ def ensure(
             return ImageResult(tag, existing, False, clock() - start)
         assert p.context is not None
         image_id = engine.build(
-            p.context, p.dockerfile, dict(p.args), tag, {SCENARIO: scenario.name, INPUTS: tag.rsplit(":", 1)[1]}
+            p.context,
+            p.dockerfile,
+            dict(p.args),
+            tag,
+            {SCENARIO: scenario.name, INPUTS: tag.rsplit(":", 1)[1]},
+            deadline=scenario.timeouts.build,
         )
         return ImageResult(tag, image_id, True, clock() - start)
 

@@ -35,7 +35,15 @@ class FakeEngine:
     def image_id(self, tag: str) -> str | None:
         return self.images.get(tag)
 
-    def build(self, context: Path, dockerfile: str, args: dict[str, str], tag: str, labels: dict[str, str]) -> str:
+    def build(
+        self,
+        context: Path,
+        dockerfile: str,
+        args: dict[str, str],
+        tag: str,
+        labels: dict[str, str],
+        deadline: float = 1800.0,
+    ) -> str:
         for prefix, error in self.fail_builds.items():
             if tag.startswith(prefix):
                 raise BuildFailed(error)

@@ -555,3 +555,17 @@ def test_concurrent_pilots_keep_to_themselves(tmp_path, client):
         run_ids.add(folder.name)
         assert leftovers(client, folder.name) == []
     assert len(run_ids) == len(runs)
+
+
+def test_a_build_past_its_deadline_is_stopped(pilot, client):
+    start = time.monotonic()
+    done = pilot(scenario_path("slow-build"))
+    assert done.code == 2, done.stderr
+    assert time.monotonic() - start < 30
+    assert "the build did not finish within 5 s: timeouts.build" in done.stderr
+    assert "a long vendor installer..." in done.stderr  # the step it was in
+    _until(
+        lambda: not [c for c in client.containers.list() if "sleep 60" in " ".join(c.attrs["Config"]["Cmd"] or [])],
+        "the engine stopped the abandoned build",
+        timeout=90,
+    )

@@ -16,7 +16,6 @@ from lab.results import (
     CheckResult,
     Comparison,
     CopyResult,
-    Observation,
     Outcome,
     OutputComparison,
     Status,
@@ -92,10 +91,6 @@ class ProbeRule:
     compare: bool = True
 
 
-def first_pass(copy: CopyResult) -> list[Observation]:
-    return copy.observations[0] if copy.observations else []
-
-
 def judge(
     baseline: CopyResult,
     candidate: CopyResult,
@@ -113,10 +108,8 @@ def judge(
             comparisons=[],
         )
     comparisons = compare(
-        [c for c in baseline.checks if not c.id.startswith(RESTORE_CHECKS)]
-        + [o.as_check() for o in first_pass(baseline)],
-        [c for c in candidate.checks if not c.id.startswith(RESTORE_CHECKS)]
-        + [o.as_check() for o in first_pass(candidate)],
+        [c for c in baseline.outcomes() if not c.id.startswith(RESTORE_CHECKS)],
+        [c for c in candidate.outcomes() if not c.id.startswith(RESTORE_CHECKS)],
     )
     outputs = compare_outputs(baseline, twin, candidate, probes or {}, slow)
     counts = Counter(c.status.value for c in comparisons)
@@ -159,10 +152,10 @@ def compare_outputs(
     baseline: CopyResult, twin: CopyResult | None, candidate: CopyResult, probes: dict[str, ProbeRule], slow: Slowdown
 ) -> list[OutputComparison]:
     """Diff every declarative check's output, noise taken out, and compare its timing."""
-    base = {o.id: o for o in first_pass(baseline)}
+    base = {o.id: o for o in baseline.first_pass}
     again_sources = baseline.observations[1:] + (twin.observations[:1] if twin and twin.ready else [])
     out = []
-    for obs in first_pass(candidate):
+    for obs in candidate.first_pass:
         b = base.get(obs.id)
         rule = probes.get(obs.id, ProbeRule(Rules()))
         if b is None or b.outcome == Outcome.ERROR or obs.outcome == Outcome.ERROR:
@@ -203,7 +196,7 @@ def baseline_evidence(baseline: CopyResult) -> str:
     not restore on the baseline is a finding (FAIL), not a pilot that could not run."""
     if restore_failures(baseline):
         return ""
-    outcomes = baseline.checks + [o.as_check() for o in first_pass(baseline)]
+    outcomes = baseline.outcomes()
     broken = [c for c in outcomes if c.id == "(checks)"]
     if broken:
         return f"the checks could not run on the baseline: {broken[0].message}"

@@ -250,7 +250,7 @@ class Pilot:
             self.observe(variant, names, copy, containers, refs)
         copy.seconds["checks"] = round(self.clock() - t_checks, 3)
         self.slowest("checks", copy.seconds["checks"])
-        outcomes = copy.checks + [o.as_check() for o in (copy.observations or [[]])[0]]
+        outcomes = copy.outcomes()
         passed = sum(1 for r in outcomes if r.outcome.value == "passed")
         self.log(f"{variant.name}: checks done, {passed}/{len(outcomes)} passed ({copy.seconds['checks']:.1f} s)")
         if variant.name == self.scenario.baseline.name:

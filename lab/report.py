@@ -148,8 +148,7 @@ def _appendix(result: PilotResult) -> list[dict[str, Any]]:
     """One row per check, one cell per copy: outcome and seconds."""
     cells: dict[str, dict[str, str]] = {}
     for copy in result.copies:
-        outcomes = copy.checks + [o.as_check() for o in (copy.observations[0] if copy.observations else [])]
-        for check in outcomes:
+        for check in copy.outcomes():
             cells.setdefault(check.id, {})[copy.variant] = f"{check.outcome.value} ({check.seconds:.2f} s)"
     return [
         {"id": check_id, "cells": [row.get(c.variant, "—") for c in result.copies]} for check_id, row in cells.items()

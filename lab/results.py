@@ -122,6 +122,16 @@ class CopyResult(BaseModel):
     checks: list[CheckResult] = []
     observations: list[list[Observation]] = []  # one list per pass (the baseline runs twice)
     restores: list[RestoreRecord] = []
+
+    @property
+    def first_pass(self) -> list[Observation]:
+        """The declarative checks' answers of the first observation of this copy."""
+        return self.observations[0] if self.observations else []
+
+    def outcomes(self) -> list[CheckResult]:
+        """Every check of this copy, tests and declarative checks alike, as outcomes."""
+        return self.checks + [o.as_check() for o in self.first_pass]
+
     upgrade: list[StepRecord] = []  # the rehearsed upgrade that brought this candidate its data
     rollback: list[StepRecord] = []
 

@@ -116,6 +116,20 @@ def test_interrupt_tears_down(tmp_path, client, sig):
 @contextlib.contextmanager
 def started_pilot(tmp_path, scenario: str, timeout: float = 60):
     """A pilot running in the background, once all its containers exist (polled, with a deadline)."""
+    with background_pilot(tmp_path, scenario) as proc:
+
+        def both_containers():
+            assert proc.poll() is None, "the pilot ended before its containers appeared"
+            runs = list(tmp_path.glob(f"{scenario}/*"))
+            found = runs and docker_api().containers(all=True, filters={"label": f"{RUN}={runs[0].name}"})
+            return runs[0].name if found and len(found) == 2 else None
+
+        yield proc, _until(both_containers, "the pilot's containers appeared", timeout)
+
+
+@contextlib.contextmanager
+def background_pilot(tmp_path, scenario: str):
+    """`invoke pilot <scenario>` running in the background; killed at the end if still running."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "invoke", "pilot", scenario_path(scenario), "--out", str(tmp_path)],
         cwd=ROOT,
@@ -124,17 +138,7 @@ def started_pilot(tmp_path, scenario: str, timeout: float = 60):
         text=True,
     )
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.05
-        while True:
-            assert proc.poll() is None, "the pilot ended before its containers appeared"
-            assert time.monotonic() < deadline, "the pilot's containers did not appear"
-            runs = list(tmp_path.glob(f"{scenario}/*"))
-            if runs and len(docker_api().containers(all=True, filters={"label": f"{RUN}={runs[0].name}"})) == 2:
-                break
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
-        yield proc, runs[0].name
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -426,13 +430,13 @@ def test_copies_have_no_route_out_and_cannot_reach_each_other(tmp_path, client):
             == b""
         )
         with started_pilot(tmp_path, "slow-start") as (proc, run_id):
-            deadline = time.monotonic() + 30
-            while True:  # both copies running (polled, with a deadline)
+
+            def both_running():
                 running = client.containers.list(filters={"label": f"{RUN}={run_id}", "status": "running"})
                 copies = {c.labels["io.upgrade-pilot-lab.variant"]: c for c in running}
-                if len(copies) == 2 or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
+                return copies if len(copies) == 2 else None
+
+            copies = _until(both_running, "both copies are running", timeout=30)
             baseline, candidate = copies["baseline"], copies["next"]
             out = baseline.exec_run(["sh", "-c", probe])
             assert out.exit_code != 0, out.output  # no route out of the lab
@@ -478,60 +482,38 @@ def _until(condition, what: str, timeout: float = 60):
 
 
 def test_interrupt_during_the_checks(tmp_path, client):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "pilot", scenario_path("slow-checks"), "--out", str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    def checking():
+        for c in client.containers.list(filters={"label": "io.upgrade-pilot-lab.scenario=slow-checks"}):
+            if any("sleep 60" in " ".join(p) for p in c.top()["Processes"]):
+                return c.labels[RUN]
+        return None
 
-        def checking():
-            for c in client.containers.list(filters={"label": "io.upgrade-pilot-lab.scenario=slow-checks"}):
-                if any("sleep 60" in " ".join(p) for p in c.top()["Processes"]):
-                    return c.labels[RUN]
-            return None
-
+    with background_pilot(tmp_path, "slow-checks") as proc:
         run_id = _until(checking, "a check started")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 130
         assert "Traceback" not in proc.stderr.read()
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stderr.close()
     assert leftovers(client, run_id) == []
     results = json.loads(next(tmp_path.glob("*/*/results.json")).read_text())
     assert results["exit_code"] == 130 and results["stage"] == "copies"
 
 
+def _building(client) -> list:
+    """The containers of a running build step of the slow-build scenario."""
+    return [c for c in client.containers.list() if "sleep 60" in " ".join(c.attrs["Config"]["Cmd"] or [])]
+
+
 def test_interrupt_during_a_build_does_not_wait_for_it(tmp_path, client):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "pilot", scenario_path("slow-build"), "--out", str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-
-        def building():
-            return [c for c in client.containers.list() if "sleep 60" in " ".join(c.attrs["Config"]["Cmd"] or [])]
-
-        _until(building, "the build's step started")
+    with background_pilot(tmp_path, "slow-build") as proc:
+        _until(lambda: _building(client), "the build's step started")
         start = time.monotonic()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 130
         assert time.monotonic() - start < 15  # not the minute the build step would take
         assert "Traceback" not in proc.stderr.read()
-    finally:
-        proc.kill()
-        proc.wait()
-        proc.stderr.close()
     results = json.loads(next(tmp_path.glob("*/*/results.json")).read_text())
     assert results["stage"] == "build" and "interrupted" in results["error"]
-    _until(lambda: not building(), "the engine stopped the abandoned build", timeout=90)
+    _until(lambda: not _building(client), "the engine stopped the abandoned build", timeout=90)
 
 
 def test_concurrent_pilots_keep_to_themselves(tmp_path, client):
@@ -564,8 +546,4 @@ def test_a_build_past_its_deadline_is_stopped(pilot, client):
     assert time.monotonic() - start < 30
     assert "the build did not finish within 5 s: timeouts.build" in done.stderr
     assert "a long vendor installer..." in done.stderr  # the step it was in
-    _until(
-        lambda: not [c for c in client.containers.list() if "sleep 60" in " ".join(c.attrs["Config"]["Cmd"] or [])],
-        "the engine stopped the abandoned build",
-        timeout=90,
-    )
+    _until(lambda: not _building(client), "the engine stopped the abandoned build", timeout=90)

@@ -194,6 +194,7 @@ class EngineLike(Protocol):
     def mark_kept(self, run_id: str) -> None: ...
     def runs(self) -> list[RunObjects]: ...
     def remove_run(self, run_id: str) -> RunObjects: ...
+    def ping(self) -> None: ...
 
 
 class Engine:
@@ -217,6 +218,10 @@ class Engine:
                 "Hint: run `invoke engine` to install and start one, or set DOCKER_HOST."
             ) from err
         return cls(client)
+
+    def ping(self) -> None:
+        """Raises EngineUnavailable when the engine does not answer (any more)."""
+        self._call(self.client.ping)
 
     # images ---------------------------------------------------------------------------
     def image_id(self, tag: str) -> str | None:

@@ -47,6 +47,10 @@ class NotReady(LabError):
     """A service did not become ready before its deadline."""
 
 
+class DeadlinePassed(LabError):
+    """The whole pilot took longer than its deadline (timeouts.pilot)."""
+
+
 class RunNotFound(LabError):
     """A run id or run folder that does not exist."""
 

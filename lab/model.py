@@ -345,6 +345,7 @@ class Timeouts(Model):
     build: Deadline = 1800.0
     ready: Deadline = 120.0
     checks: Deadline = 600.0
+    pilot: Deadline = 7200.0  # the whole pilot, from the first build to the comparison
 
 
 class Secret(Model):

@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
@@ -24,7 +24,7 @@ from typing import TypeVar
 from lab import approval, checks, compare, images, inventory, probes, rehearse, report, restore
 from lab.diff import Rules
 from lab.engine import ContainerSpec, EngineLike, labels
-from lab.errors import Interrupted, LabError
+from lab.errors import DeadlinePassed, EngineUnavailable, Interrupted, LabError
 from lab.results import (
     BackupFile,
     CheckResult,
@@ -76,6 +76,7 @@ class Pilot:
         self.run_id = new_run_id()
         self.run_dir = out_root / scenario.name / self.run_id
         self.cancelled = threading.Event()
+        self.late_signals: list[int] = []  # signals that arrived while the run folder was written
         self.baseline_restored = threading.Event()  # the baseline holds the client's data
         self.baseline_checked = threading.Event()  # the baseline's checks are done
         self.lock = threading.Lock()
@@ -108,14 +109,8 @@ class Pilot:
         )
         interrupted: BaseException | None = None
         try:
-            self.hash_backups("before")
-            self.result.stage = "build"
-            refs = self.timed("build", self.build)
-            self.result.stage = "copies"  # stage, then check, each copy on its own
-            self.stage_and_check(refs)
-            self.result.stage = "compare"
-            self.judge()
-            self.result.stage = "done"
+            with pilot_deadline(self.scenario.timeouts.pilot):
+                self.stages()
         except LabError as err:
             self.fail(err)
             if isinstance(err, Interrupted):
@@ -128,13 +123,25 @@ class Pilot:
             self.result.warnings.append("".join(traceback.format_exception(err)))
         finally:
             self.cancelled.set()
-            with deferred_signals():
+            with deferred_signals() as self.late_signals:
                 self.wrap_up(interrupted=interrupted is not None)
         if interrupted is not None:
             raise Interrupted(f"interrupted; run folder: {self.run_dir}") from interrupted
+        if self.late_signals:
+            raise Interrupted(f"interrupted while the run folder was written; it was finished first: {self.run_dir}")
         return self.result
 
     # stages ---------------------------------------------------------------------------
+    def stages(self) -> None:
+        self.hash_backups("before")
+        self.result.stage = "build"
+        refs = self.timed("build", self.build)
+        self.result.stage = "copies"  # stage, then check, each copy on its own
+        self.stage_and_check(refs)
+        self.result.stage = "compare"
+        self.judge()
+        self.result.stage = "done"
+
     def build(self) -> dict[tuple[str, str], str]:
         plans = images.plan(self.scenario)
         if self.scenario.checks.http:
@@ -150,8 +157,10 @@ class Pilot:
         pool = ThreadPoolExecutor(max_workers=len(self.scenario.variants), thread_name_prefix="copy")
         try:
             futures = [pool.submit(self.one_copy, variant, refs) for variant in self.scenario.variants]
+            wait(futures, return_when=FIRST_EXCEPTION)  # a copy that raises stops the others at once
             for future in futures:
                 future.result()
+            self.engine.ping()  # copies record what fails; an engine that went away ends the pilot
         except BaseException:
             # Stop the other copies and wait for their threads, so that none of them
             # creates anything after the teardown that follows.
@@ -171,6 +180,7 @@ class Pilot:
 
     def _one_copy(self, variant: Variant, refs: dict[tuple[str, str], str]) -> None:
         copy = self.copies[variant.name]
+        copy.stage = "start"
         names = CopyNames(self.run_id, variant.name)
         copy.services = {
             s: ServiceInfo(container=names.container(s), image=refs[(variant.name, s)]) for s in variant.services
@@ -184,6 +194,7 @@ class Pilot:
         def place_files(service: str, container: str) -> None:
             for item in artefacts:
                 if item.service == service and item.before_start:
+                    self.log(f"{variant.name}: placing {item.spec.file} into {service}...")
                     copy.restores.append(self.restored(variant, restore.place(self.engine, container, item)))
 
         def load_dumps(wave: list[str]) -> None:
@@ -192,6 +203,8 @@ class Pilot:
                 if item.service in wave and not item.before_start:
                     if self.cancelled.is_set():
                         raise Interrupted("stopped during the restore")
+                    copy.stage = "restore"
+                    self.log(f"{variant.name}: restoring {item.spec.file} into {item.service}...")
                     record = restore.load(self.engine, names.container(item.service), item)
                     copy.restores.append(self.restored(variant, record))
             if migrating and moved & set(wave):
@@ -211,7 +224,7 @@ class Pilot:
                 before_start=place_files,
                 after_wave=load_dumps,
             )
-        except Interrupted:
+        except (Interrupted, EngineUnavailable):
             raise
         except LabError as err:
             copy.error = str(err)
@@ -233,6 +246,7 @@ class Pilot:
             self.baseline_restored.set()
         if self.cancelled.is_set():
             raise Interrupted("stopped before the checks")
+        copy.stage = "checks"
         t_checks = self.clock()
         if self.scenario.test_files and variant.name != TWIN:  # the twin only samples noise
             results, output = checks.run(
@@ -256,7 +270,9 @@ class Pilot:
         if variant.name == self.scenario.baseline.name:
             self.baseline_checked.set()
         elif migrating and self.scenario.upgrade.rollback:
+            copy.stage = "rollback"
             self.roll_back(variant, copy, containers)
+        copy.stage = "done"
 
     def wait_for(self, event: threading.Event, what: str) -> None:
         while not event.wait(0.1):
@@ -270,6 +286,7 @@ class Pilot:
     def rehearse(self, variant: Variant, copy: CopyResult, containers: dict[str, str]) -> None:
         """Bring the candidate its data the way production would move: the upgrade steps,
         from the restored baseline, timed; their total is the downtime estimate."""
+        copy.stage = "upgrade"
         self.wait_for(self.baseline_restored, "the baseline's restore")
         baseline = self.copies[self.scenario.baseline.name]
         if not baseline.ready or compare.restore_failures(baseline) or not baseline.restores:
@@ -309,6 +326,7 @@ class Pilot:
         self, variant: Variant, copy: CopyResult, containers: dict[str, str], verify: bool = True
     ) -> None:
         """Record the restores done while staging, then check that the data is complete."""
+        copy.stage = "restore"
         t0 = self.clock()
         copy.checks = [restore.as_check(r) for r in copy.restores] + copy.checks
         if verify:
@@ -398,6 +416,7 @@ class Pilot:
         if not keep and self.result.warnings:
             self.result.warnings.append("run `invoke gc` to remove what this run may have left in the engine")
         self.result.copies = list(self.copies.values())
+        self.result.incomplete = self.result.stage != "done"
         self.result.finished_at = _now()
         self.result.stages["total"] = round(self.clock() - self.t0, 3)
         self.write()
@@ -457,6 +476,11 @@ class Pilot:
         try:
             self.result.warnings += report.render_all(self.result, self.run_dir, self.templates, waived)
         finally:
+            for signum in self.late_signals:
+                name = signal.Signals(signum).name
+                self.result.warnings.append(
+                    f"interrupted ({name}) while the run folder was written; it was finished first"
+                )
             self.result.write(self.run_dir)
 
     # helpers --------------------------------------------------------------------------
@@ -464,6 +488,11 @@ class Pilot:
         self.result.verdict = Verdict.ERROR
         self.result.exit_code = err.exit_code
         self.result.error = str(err)
+        if isinstance(err, EngineUnavailable):
+            self.result.error += (
+                f"\nThe results so far are kept in {self.run_dir} (incomplete). Once the engine is back,"
+                " `invoke gc` removes what this run left in it."
+            )
         self.result.reason = "the pilot could not run: " + str(err).splitlines()[0]
         self.log(f"error: {err}")
 
@@ -492,18 +521,44 @@ class Pilot:
 
 
 @contextlib.contextmanager
-def deferred_signals() -> Iterator[None]:
-    """Let the cleanup finish: Ctrl-C, SIGTERM and SIGHUP are ignored while it runs."""
+def deferred_signals() -> Iterator[list[int]]:
+    """Let the cleanup finish: Ctrl-C, SIGTERM and SIGHUP that arrive while it runs are
+    noted in the list it yields, and acted on once it is done."""
+    caught: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield caught
         return
     kinds = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    before = {kind: signal.signal(kind, signal.SIG_IGN) for kind in kinds}
+    before = {kind: signal.signal(kind, lambda signum, frame: caught.append(signum)) for kind in kinds}
     try:
-        yield
+        yield caught
     finally:
         for kind, handler in before.items():
             signal.signal(kind, handler)
+
+
+@contextlib.contextmanager
+def pilot_deadline(seconds: float) -> Iterator[None]:
+    """The whole pilot's deadline (timeouts.pilot): once it passes, DeadlinePassed is raised
+    in the main thread wherever it is, and the pilot stops and tears down as on Ctrl-C.
+    (A pilot run outside the main thread has only the deadlines of its stages.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise DeadlinePassed(
+            f"the pilot did not finish within {seconds:g} s (timeouts.pilot) — raise timeouts.pilot in the"
+            " scenario if it needs longer, or look for what hangs in the stage named below"
+        )
+
+    before = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
 
 
 def _now() -> str:

@@ -117,6 +117,7 @@ class CopyResult(BaseModel):
     description: str = ""
     ready: bool = False
     error: str = ""  # why the copy did not start or its checks did not run
+    stage: str = ""  # what the copy was doing last: start, restore, upgrade, checks, rollback, done
     services: dict[str, ServiceInfo] = {}
     seconds: dict[str, float] = {}  # start_ready, checks
     checks: list[CheckResult] = []
@@ -188,12 +189,24 @@ class PilotResult(BaseModel):
     error: str = ""  # set when the pilot could not run
     kept: bool = False
     stage: str = ""  # the stage the pilot reached last (where it stopped, if it stopped early)
+    incomplete: bool = False  # the pilot stopped before it compared every copy: the results are partial
     warnings: list[str] = []
     stages: dict[str, float] = Field(default_factory=dict)  # seconds per stage, plus total
     images: list[ImageRecord] = []
     backups: list[BackupFile] = []
     copies: list[CopyResult] = []
     candidates: list[CandidateVerdict] = []
+
+    def where_stopped(self) -> str:
+        """The stage the pilot was in, with each unfinished copy's own stage.
+
+        >>> r = PilotResult(run_id="r", scenario="s", started_at="", stage="copies")
+        >>> r.copies = [CopyResult(variant="baseline", role="baseline", stage="restore")]
+        >>> r.where_stopped()
+        'copies (baseline: restore)'
+        """
+        busy = [f"{c.variant}: {c.stage}" for c in self.copies if c.stage and c.stage != "done"]
+        return f"{self.stage} ({', '.join(busy)})" if busy and self.stage == "copies" else self.stage
 
     def write(self, run_dir: Path) -> Path:
         path = run_dir / "results.json"

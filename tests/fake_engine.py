@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.engine import RUN, SERVICE, ContainerSpec, ContainerState, ExecResult, RunObjects
-from lab.errors import BuildFailed, EngineError
+from lab.errors import BuildFailed, EngineError, EngineUnavailable
 
 RUNNING = ContainerState("running", 0, None, "")
 HEALTHY = ContainerState("running", 0, "healthy", "")
@@ -31,6 +31,11 @@ class FakeEngine:
     polls: dict[str, int] = field(default_factory=dict)
     execs: list[tuple[str, list[str]]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    gone: bool = False  # the engine stopped answering: ping() says so
+
+    def ping(self) -> None:
+        if self.gone:
+            raise EngineUnavailable("the Docker engine stopped answering (connection refused)")
 
     def image_id(self, tag: str) -> str | None:
         return self.images.get(tag)

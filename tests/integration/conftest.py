@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 
 from lab.engine import RUN
 from tests.conftest import ROOT
+from tests.integration.engines import SecondEngine, copy_images
 
 
 @dataclass
@@ -85,3 +88,52 @@ def leftovers(client: docker.DockerClient, run_id: str) -> list[str]:
 
 def scenario_path(name: str) -> str:
     return str(ROOT / "tests" / "scenarios" / name)
+
+
+@contextlib.contextmanager
+def background_pilot(tmp_path: Path, scenario: str, *extra: str, env: dict[str, str] | None = None):
+    """`invoke pilot <scenario>` running in the background; killed at the end if still running."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "pilot", scenario_path(scenario), "--out", str(tmp_path), *extra],
+        cwd=ROOT,
+        env=dict(os.environ, **(env or {})),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stderr.close()
+
+
+def docker_api():
+    return docker.APIClient(**docker.utils.kwargs_from_env())
+
+
+def until(condition, what: str, timeout: float = 60):
+    """Poll `condition` with a deadline; returns its first true value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within {timeout:g} s")
+
+
+@pytest.fixture(scope="session")
+def second_engine(client: docker.DockerClient):
+    """A second dockerd on its own socket, holding the Debian base images; removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("a second dockerd on this machine needs root")
+    engine = SecondEngine()
+    try:
+        with contextlib.closing(engine.start()) as target:
+            copy_images(client, target, "debian:bookworm", "debian:trixie")
+        yield engine
+    finally:
+        engine.remove()

@@ -16,12 +16,11 @@ import threading
 import time
 from pathlib import Path
 
-import docker
 import pytest
 
 from lab.engine import RUN
 from tests.conftest import ROOT
-from tests.integration.conftest import invoke, leftovers, scenario_path
+from tests.integration.conftest import background_pilot, docker_api, invoke, leftovers, scenario_path, until
 
 pytestmark = pytest.mark.docker
 
@@ -124,30 +123,7 @@ def started_pilot(tmp_path, scenario: str, timeout: float = 60):
             found = runs and docker_api().containers(all=True, filters={"label": f"{RUN}={runs[0].name}"})
             return runs[0].name if found and len(found) == 2 else None
 
-        yield proc, _until(both_containers, "the pilot's containers appeared", timeout)
-
-
-@contextlib.contextmanager
-def background_pilot(tmp_path, scenario: str):
-    """`invoke pilot <scenario>` running in the background; killed at the end if still running."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "pilot", scenario_path(scenario), "--out", str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stderr.close()
-
-
-def docker_api():
-    return docker.APIClient(**docker.utils.kwargs_from_env())
+        yield proc, until(both_containers, "the pilot's containers appeared", timeout)
 
 
 def test_demo_pilot_finds_the_real_regressions(pilot):
@@ -436,7 +412,7 @@ def test_copies_have_no_route_out_and_cannot_reach_each_other(tmp_path, client):
                 copies = {c.labels["io.upgrade-pilot-lab.variant"]: c for c in running}
                 return copies if len(copies) == 2 else None
 
-            copies = _until(both_running, "both copies are running", timeout=30)
+            copies = until(both_running, "both copies are running", timeout=30)
             baseline, candidate = copies["baseline"], copies["next"]
             out = baseline.exec_run(["sh", "-c", probe])
             assert out.exit_code != 0, out.output  # no route out of the lab
@@ -470,17 +446,6 @@ def test_a_planted_secret_is_in_no_artefact(pilot):
     assert "[secret:api_token]" in texts["results.json"] and "[secret:api_token]" in texts["report.md"]
 
 
-def _until(condition, what: str, timeout: float = 60):
-    """Poll `condition` with a deadline; returns its first true value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {timeout:g} s")
-
-
 def test_interrupt_during_the_checks(tmp_path, client):
     def checking():
         for c in client.containers.list(filters={"label": "io.upgrade-pilot-lab.scenario=slow-checks"}):
@@ -489,7 +454,7 @@ def test_interrupt_during_the_checks(tmp_path, client):
         return None
 
     with background_pilot(tmp_path, "slow-checks") as proc:
-        run_id = _until(checking, "a check started")
+        run_id = until(checking, "a check started")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 130
         assert "Traceback" not in proc.stderr.read()
@@ -505,7 +470,7 @@ def _building(client) -> list:
 
 def test_interrupt_during_a_build_does_not_wait_for_it(tmp_path, client):
     with background_pilot(tmp_path, "slow-build") as proc:
-        _until(lambda: _building(client), "the build's step started")
+        until(lambda: _building(client), "the build's step started")
         start = time.monotonic()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 130
@@ -513,7 +478,7 @@ def test_interrupt_during_a_build_does_not_wait_for_it(tmp_path, client):
         assert "Traceback" not in proc.stderr.read()
     results = json.loads(next(tmp_path.glob("*/*/results.json")).read_text())
     assert results["stage"] == "build" and "interrupted" in results["error"]
-    _until(lambda: not _building(client), "the engine stopped the abandoned build", timeout=90)
+    until(lambda: not _building(client), "the engine stopped the abandoned build", timeout=90)
 
 
 def test_concurrent_pilots_keep_to_themselves(tmp_path, client):
@@ -546,4 +511,4 @@ def test_a_build_past_its_deadline_is_stopped(pilot, client):
     assert time.monotonic() - start < 30
     assert "the build did not finish within 5 s: timeouts.build" in done.stderr
     assert "a long vendor installer..." in done.stderr  # the step it was in
-    _until(lambda: not _building(client), "the engine stopped the abandoned build", timeout=90)
+    until(lambda: not _building(client), "the engine stopped the abandoned build", timeout=90)

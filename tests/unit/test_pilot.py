@@ -4,6 +4,8 @@ plugin run the checks (which use only the `lab` fixture, so no container is need
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 
@@ -140,6 +142,55 @@ def test_interrupt_tears_down_and_says_where_it_stopped(write_scenario, tmp_path
     assert engine.left() == 0
     saved = PilotResult.read(pilot.run_dir)
     assert saved.exit_code == 130 and "interrupted" in saved.error
+    where = saved.where_stopped()
+    assert saved.incomplete and where.startswith("copies (") and "baseline: start" in where
+    assert "the results below are incomplete" in (pilot.run_dir / "report.md").read_text()
+
+
+def test_an_engine_that_goes_away_ends_the_pilot_with_partial_results(write_scenario, tmp_path):
+    engine = FakeEngine(gone=True)
+    pilot, result = run(write_scenario, tmp_path, engine)
+    assert result.exit_code == 2 and result.incomplete and result.stage == "copies"
+    assert "stopped answering" in result.error and "`invoke gc`" in result.error
+    assert PilotResult.read(pilot.run_dir).copies[0].checks  # what was observed is kept
+
+
+def test_the_whole_pilot_has_a_deadline(write_scenario, tmp_path):
+    engine = FakeEngine()
+    loaded = scenario.load(str(write_scenario(SCENARIO + "timeouts: {pilot: 300ms}\n", CHECKS)))
+    pilot = Pilot(engine, loaded, tmp_path / "pilots", say=lambda m: None)
+    original = engine.begin
+
+    def begin(container):  # a service whose start hangs until the pilot gives up on it
+        pilot.cancelled.wait(30)
+        original(container)
+
+    engine.begin = begin  # type: ignore[method-assign]
+    result = pilot.run()
+    assert result.exit_code == 2 and result.incomplete
+    assert "did not finish within 0.3 s (timeouts.pilot)" in result.error
+    assert engine.left() == 0
+
+
+def test_a_signal_while_the_run_folder_is_written_lets_it_finish_first(write_scenario, tmp_path, monkeypatch):
+    from lab import report
+
+    render_all = report.render_all
+
+    def interrupted_render(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives in the middle of rendering
+        return render_all(*args, **kwargs)
+
+    monkeypatch.setattr("lab.report.render_all", interrupted_render)
+    loaded = scenario.load(str(write_scenario(SCENARIO, CHECKS)))
+    engine = FakeEngine()
+    pilot = Pilot(engine, loaded, tmp_path / "pilots", say=lambda m: None)
+    with pytest.raises(Interrupted, match="it was finished first"):
+        pilot.run()
+    saved = PilotResult.read(pilot.run_dir)
+    assert saved.verdict == Verdict.FAIL and (pilot.run_dir / "report.html").is_file()
+    assert "interrupted (SIGTERM) while the run folder was written; it was finished first" in saved.warnings
+    assert engine.left() == 0
 
 
 def test_long_logs_are_cut_and_say_so(write_scenario, tmp_path, monkeypatch):

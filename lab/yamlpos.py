@@ -51,7 +51,17 @@ def load(path: Path, shown: str) -> tuple[Any, Positions]:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ScenarioError(f"{shown}: cannot read the file: {err.strerror}") from err
-    loader = yaml.SafeLoader(text)
+    except UnicodeDecodeError as err:
+        line = path.read_bytes().count(b"\n", 0, err.start) + 1
+        raise ScenarioError(f"{shown}:{line}: not UTF-8 text ({err.reason}) — save the file as UTF-8") from None
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow, found before parsing
+        line = text.count("\n", 0, err.position) + 1
+        raise ScenarioError(
+            f"{shown}:{line}: a character YAML does not allow (#x{err.character:04x}) — remove it or save the"
+            " file as plain UTF-8 text"
+        ) from None
     try:
         node = loader.get_single_node()
         positions = Positions()

@@ -390,7 +390,8 @@ def test_session_backend_gives_the_same_results_as_testinfras_docker_backend(pil
 
 
 def test_copies_have_no_route_out_and_cannot_reach_each_other(tmp_path, client):
-    """Only addresses on this machine: a TCP server on the host, and the other copy."""
+    """Only addresses on this machine: a TCP server on the host, and the other copy. Every copy,
+    of this pilot or of another, has a network of its own: the other copy stands for both."""
     server = socketserver.TCPServer(("0.0.0.0", 0), socketserver.BaseRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -82,13 +82,34 @@ def scenarios(c: Context) -> None:
         print(f"{name:<{width}}  {scenario.summary(folder)}")
 
 
-@task
-@lab_errors
-def validate(c: Context, name: str) -> None:
-    """Validate a scenario (by name or path) without Docker."""
-    from lab import scenario
+GIVEN_HELP = {
+    "set": "KEY=VALUE: set a value of the scenario, e.g. candidates.next.services.app.image=shop:5.3 (repeatable;"
+    " also LAB_SET_<ANY>=KEY=VALUE in the environment)",
+    "matrix": "candidates.<name>.<key>=V1,V2,...: one candidate per value, e.g."
+    " candidates.vendor.services.app.build.args.RELEASE=5.2.1,5.3.0 (repeatable)",
+    "candidate": "run only this candidate (repeatable; a matrix candidate's name picks all its values)",
+}
+GIVEN = ["set", "matrix", "candidate"]
 
-    loaded = scenario.load(name, SCENARIOS)
+
+def _load(name: str, sets: list[str] | None, matrices: list[str] | None, candidates: list[str] | None) -> Any:
+    from lab import scenario
+    from lab.overrides import Given
+
+    return scenario.load(name, SCENARIOS, Given.of(sets or [], matrices or [], candidates or [], os.environ))
+
+
+@task(iterable=GIVEN, help={"name": "scenario name or path", **GIVEN_HELP})
+@lab_errors
+def validate(
+    c: Context,
+    name: str,
+    set: list[str] | None = None,  # the option is --set
+    matrix: list[str] | None = None,
+    candidate: list[str] | None = None,
+) -> None:
+    """Validate a scenario (by name or path) without Docker, with the values given for a run."""
+    loaded = _load(name, set, matrix, candidate)
     variants = ", ".join(f"{v.name} ({v.role})" for v in loaded.variants)
     print(
         f"{loaded.name}: valid — {len(loaded.baseline.services)} services, copies: {variants},"
@@ -97,29 +118,62 @@ def validate(c: Context, name: str) -> None:
 
 
 @task(
+    iterable=GIVEN,
     help={
         "name": "scenario name (see `invoke scenarios`) or path to a scenario folder",
         "keep": "leave the copies running afterwards (remove with `invoke down <run>`)",
         "out": "folder for run folders (default: pilots/)",
         "templates": "folder of report templates that override the built-in ones (default: LAB_TEMPLATES)",
-    }
+        "junit": "also write junit.xml here (for CI)",
+        "json": "also write results.json here (for CI)",
+        **GIVEN_HELP,
+    },
 )
 @lab_errors
-def pilot(c: Context, name: str, keep: bool = False, out: str = "", templates: str = "") -> None:
+def pilot(
+    c: Context,
+    name: str,
+    keep: bool = False,
+    out: str = "",
+    templates: str = "",
+    set: list[str] | None = None,  # the option is --set
+    matrix: list[str] | None = None,
+    candidate: list[str] | None = None,
+    junit: str = "",
+    json: str = "",
+) -> None:
     """Run a pilot: stage baseline and candidates, run the checks, compare, report."""
-    from lab import report, scenario
+    from lab import report
     from lab.engine import Engine
     from lab.pilot import Pilot
 
-    loaded = scenario.load(name, SCENARIOS)
+    loaded = _load(name, set, matrix, candidate)
     eng = Engine.connect()
     for kind in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(kind, _raise_interrupt)
     run = Pilot(eng, loaded, Path(out) if out else PILOTS, keep=keep, say=say, templates=_templates(templates))
-    result = run.run()
+    try:
+        result = run.run()
+    finally:
+        _copy_out(run.run_dir, {"junit.xml": junit, "results.json": json})
     print(report.summary(result, run.run_dir))
     if result.exit_code:
         raise Exit(code=result.exit_code)
+
+
+def _copy_out(run_dir: Path, wanted: dict[str, str]) -> None:
+    """Copies of a run's files where CI wants them."""
+    import shutil
+
+    from lab.errors import LabError
+
+    for name, target in wanted.items():
+        if target and (run_dir / name).is_file():
+            try:
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(run_dir / name, target)
+            except OSError as err:
+                raise LabError(f"cannot write {target}: {err.strerror} — choose another path") from None
 
 
 @task(help={"run": "run id or run folder", "templates": "folder of report templates (default: LAB_TEMPLATES)"})

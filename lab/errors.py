@@ -11,6 +11,9 @@ Exit codes (stable, documented in the README):
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 EXIT_PASS = 0
 EXIT_REGRESSION = 1
 EXIT_COULD_NOT_RUN = 2
@@ -59,3 +62,13 @@ class Interrupted(LabError):
     """The pilot was stopped by a signal (Ctrl-C or SIGTERM)."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """' — did you mean 'x'?' when a close match exists, else ''.
+
+    >>> did_you_mean("imgae", ["image", "build"])
+    " — did you mean 'image'?"
+    """
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""

@@ -12,15 +12,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
-DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*m(?!s))?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*(?:(\d+)\s*ms)?\s*$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")  # services: also their host names in a copy
+CANDIDATE_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,40}$")  # candidates: 'vendor-5.3.0' (a matrix's)
+DURATION_RE = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m(?!s))?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*(?:(\d+)\s*ms)?\s*$"
+)
 
 
 def parse_duration(value: Any) -> float:
-    """Seconds from a number or a string such as "500ms", "2s", "1m30s".
+    """Seconds from a number or a string such as "500ms", "2s", "1m30s", "2h".
 
-    >>> parse_duration("1m30s"), parse_duration("250ms"), parse_duration(3)
-    (90.0, 0.25, 3.0)
+    >>> parse_duration("1m30s"), parse_duration("250ms"), parse_duration(3), parse_duration("1h")
+    (90.0, 0.25, 3.0, 3600.0)
     """
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30, '30s', '500ms' or '2m'")
@@ -29,8 +32,8 @@ def parse_duration(value: Any) -> float:
     match = DURATION_RE.match(str(value))
     if not match or not any(match.groups()):
         raise ValueError(f"{value!r} is not a duration — write e.g. 30, '30s', '500ms' or '2m'")
-    minutes, seconds, millis = match.groups()
-    return float(minutes or 0) * 60 + float(seconds or 0) + float(millis or 0) / 1000
+    hours, minutes, seconds, millis = match.groups()
+    return float(hours or 0) * 3600 + float(minutes or 0) * 60 + float(seconds or 0) + float(millis or 0) / 1000
 
 
 def _scalar_text(value: Any) -> str:

@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
+import yaml
+
 from lab import approval, checks, compare, images, inventory, probes, rehearse, report, restore
 from lab.diff import Rules
 from lab.engine import ContainerSpec, EngineLike, labels
@@ -44,6 +46,7 @@ Say = Callable[[str], None]
 PROBE_KEY = ("lab", "lab-probe")  # (variant, service) key of the HTTP probe's image
 LOG_LINES = 20_000  # the run folder keeps at most this many lines of each container's log
 LOG_BYTES = 4 << 20  # and at most this many characters
+EFFECTIVE = "scenario.effective.yml"  # the scenario as this run used it, when values were given from outside
 SECOND_PASS_GAP = 1.1  # seconds between the baseline's two observations
 T = TypeVar("T")
 
@@ -88,6 +91,7 @@ class Pilot:
             client=scenario.client,
             consultant=scenario.consultant,
             change=scenario.change,
+            overrides=list(scenario.overrides),
             started_at=_now(),
             kept=keep,
         )
@@ -103,6 +107,10 @@ class Pilot:
             raise LabError(
                 f"cannot create the run folder {self.run_dir}: {err.strerror} — choose another with --out"
             ) from None
+        if self.scenario.overrides:  # what this run really was, the overrides applied
+            (self.run_dir / EFFECTIVE).write_text(
+                yaml.safe_dump(self.scenario.effective, sort_keys=False, allow_unicode=True), encoding="utf-8"
+            )
         self.log(
             f"run {self.run_id}: {self.scenario.name} — "
             f"{', '.join(v.name for v in self.scenario.variants)} → {self.run_dir}"
@@ -171,9 +179,12 @@ class Pilot:
 
     def one_copy(self, variant: Variant, refs: dict[tuple[str, str], str]) -> None:
         """Stage one copy, then run the checks against it; failures are recorded, not raised."""
+        copy = self.copies[variant.name]
+        copy.began = round(self.clock() - self.t0, 3)
         try:
             self._one_copy(variant, refs)
         finally:
+            copy.ended = round(self.clock() - self.t0, 3)
             if variant.name == self.scenario.baseline.name:  # never leave the candidates waiting
                 self.baseline_restored.set()
                 self.baseline_checked.set()

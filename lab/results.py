@@ -118,6 +118,8 @@ class CopyResult(BaseModel):
     ready: bool = False
     error: str = ""  # why the copy did not start or its checks did not run
     stage: str = ""  # what the copy was doing last: start, restore, upgrade, checks, rollback, done
+    began: float = 0.0  # seconds after the pilot's start when this copy's staging began
+    ended: float = 0.0  # ... and when its checks (and rollback) ended
     services: dict[str, ServiceInfo] = {}
     seconds: dict[str, float] = {}  # start_ready, checks
     checks: list[CheckResult] = []
@@ -181,6 +183,7 @@ class PilotResult(BaseModel):
     client: str = ""
     consultant: str = ""
     change: str = ""
+    overrides: list[str] = []  # values given from outside the scenario file (--set, LAB_SET_*, --matrix, --candidate)
     started_at: str
     finished_at: str = ""
     verdict: Verdict = Verdict.ERROR

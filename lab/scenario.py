@@ -13,7 +13,6 @@ the shared `services`.
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,9 @@ from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from lab import secrets, yamlpos
-from lab.errors import ScenarioError
-from lab.model import NAME_RE, Backup, Checks, ScenarioFile, Service, Timeouts, Upgrade, Verify
+from lab.errors import ScenarioError, did_you_mean
+from lab.model import CANDIDATE_RE, NAME_RE, Backup, Checks, ScenarioFile, Service, Timeouts, Upgrade, Verify
+from lab.overrides import Given, apply_given
 
 SCENARIO_FILE = "scenario.yml"
 M = TypeVar("M", bound=BaseModel)
@@ -61,6 +61,8 @@ class Scenario:
     secrets: dict[str, str] = field(default_factory=dict, repr=False)  # name -> value: redacted in artefacts
     verify: tuple[Verify, ...] = ()
     upgrade: Upgrade = Upgrade()
+    effective: dict[str, Any] = field(default_factory=dict, repr=False)  # the file's data with the overrides
+    overrides: tuple[str, ...] = ()  # as given: "--set KEY=VALUE", "LAB_SET_X=KEY=VALUE", "--matrix ..."
 
     @property
     def baseline(self) -> Variant:
@@ -127,7 +129,7 @@ def locate(name_or_path: str, scenarios_dir: Path) -> Path:
     known = available(scenarios_dir)
     if name_or_path in known:
         return known[name_or_path]
-    hint = _did_you_mean(name_or_path, known)
+    hint = did_you_mean(name_or_path, known)
     listing = ", ".join(known) or "none"
     raise ScenarioError(
         f"no scenario '{name_or_path}' in {_shown(scenarios_dir)}/{hint or '.'} Available: {listing}"
@@ -145,8 +147,9 @@ def summary(folder: Path) -> str:
     return str(text).strip().splitlines()[0] if text else ""
 
 
-def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario:
-    """Load, validate and resolve a scenario; raises ScenarioError listing every problem."""
+def load(name_or_path: str, scenarios_dir: Path = Path("scenarios"), given: Given | None = None) -> Scenario:
+    """Load, validate and resolve a scenario, with the values `given` from outside its file
+    (overrides, matrices, the choice of candidates); raises ScenarioError listing every problem."""
     folder = locate(name_or_path, scenarios_dir).resolve()
     path = folder / SCENARIO_FILE
     shown = _shown(path)
@@ -154,6 +157,7 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
     if not isinstance(data, dict):
         raise ScenarioError(f"{shown}:1: the file must be a mapping with description, services, candidates")
     report = _Problems(shown, positions)
+    report.lines += apply_given(data, given or Given(), positions)
     # Every part is validated on its own, so that all problems are reported at once.
     spec = report.validate(ScenarioFile, data, ())
     services_raw = _mapping(data.get("services"))
@@ -211,6 +215,8 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios")) -> Scenario
         verify=tuple(spec.verify),
         upgrade=spec.upgrade,
         secrets=secret_values,
+        effective=copy.deepcopy(data),
+        overrides=tuple(given.described()) if given else (),
     )
 
 
@@ -265,7 +271,7 @@ def _check_stack(
             report.add(at(name), "needs 'image' or 'build' — say what to run")
         for dep in service.depends_on:
             if dep not in names:
-                report.add(at(name, "depends_on"), f"unknown service '{dep}'{_did_you_mean(dep, names)}")
+                report.add(at(name, "depends_on"), f"unknown service '{dep}'{did_you_mean(dep, names)}")
         if service.build is not None:
             context = folder / service.build.context
             dockerfile = context / service.build.dockerfile
@@ -290,14 +296,14 @@ def _check_names(data: dict[str, Any], report: _Problems) -> None:
     if not candidates:
         report.add(("candidates",), "no candidate — name at least one proposed upgrade")
     for name in candidates:
-        if name in (BASELINE, TWIN) or not NAME_RE.match(str(name)):
-            report.add(("candidates", name), "candidate names use a-z, 0-9 and '-', and are not 'baseline'")
+        if name in (BASELINE, TWIN) or not CANDIDATE_RE.match(str(name)):
+            report.add(("candidates", name), "candidate names use a-z, 0-9, '.' and '-', and are not 'baseline'")
     for where, variant in _variant_specs(data):
         for service in _mapping(_mapping(variant).get("services")):
             if service not in services:
                 report.add(
                     where + ("services", service),
-                    f"service '{service}' is not in the stack{_did_you_mean(service, services)}",
+                    f"service '{service}' is not in the stack{did_you_mean(service, services)}",
                 )
     checks = _mapping(data.get("checks"))
     hosts: list[tuple[yamlpos.KeyPath, str]] = []
@@ -319,14 +325,19 @@ def _check_names(data: dict[str, Any], report: _Problems) -> None:
             seen.add(str(probe_name))
     for key_path, host in hosts:
         if host not in services:
-            report.add(key_path, f"unknown service '{host}'{_did_you_mean(host, services)}")
+            report.add(key_path, f"unknown service '{host}'{did_you_mean(host, services)}")
 
 
 def _check_secrets(data: dict[str, Any], spec: ScenarioFile | None, folder: Path, report: _Problems) -> dict[str, str]:
     """Secrets are referenced, never written inline; every reference names a secret that
     can be read. Returns the values (for substitution and redaction)."""
-    declared = spec.secrets if spec is not None else {}
-    values, problems = secrets.resolve(declared, folder, dict(os.environ))
+    if spec is None:  # the file is invalid elsewhere: check the references against the names it declares
+        declared: dict[str, Any] = {str(k): None for k in _mapping(data.get("secrets"))}
+        values: dict[str, str] = {}
+        problems: list[str] = []
+    else:
+        declared = dict(spec.secrets)
+        values, problems = secrets.resolve(spec.secrets, folder, dict(os.environ))
     for line in problems:
         name = line.split(":", 1)[0].split(".", 1)[1]
         report.add(("secrets", name), line.split(": ", 1)[1])
@@ -347,7 +358,7 @@ def _check_secrets(data: dict[str, Any], spec: ScenarioFile | None, folder: Path
                 if name not in declared:
                     report.add(
                         where + ("environment", key),
-                        f"no secret '{name}'{_did_you_mean(name, declared)} — declare it under secrets",
+                        f"no secret '{name}'{did_you_mean(name, declared)} — declare it under secrets",
                     )
             if secrets.looks_secret(str(key)) and not secrets.REFERENCE_RE.search(text) and text:
                 report.add(
@@ -364,7 +375,7 @@ def _check_backups(spec: ScenarioFile, folder: Path, report: _Problems) -> list[
     found = []
     for service, items in spec.backup.items():
         if service not in spec.services:
-            report.add(("backup", service), f"unknown service '{service}'{_did_you_mean(service, spec.services)}")
+            report.add(("backup", service), f"unknown service '{service}'{did_you_mean(service, spec.services)}")
         for index, item in enumerate(items):
             path = (folder / item.file).resolve()
             if not path.is_file():
@@ -376,7 +387,7 @@ def _check_backups(spec: ScenarioFile, folder: Path, report: _Problems) -> list[
         if check.service not in spec.services:
             report.add(
                 ("verify", index, "service"),
-                f"unknown service '{check.service}'{_did_you_mean(check.service, spec.services)}",
+                f"unknown service '{check.service}'{did_you_mean(check.service, spec.services)}",
             )
         kinds = [k for k in ("query", "row_counts", "manifest") if getattr(check, k)]
         if len(kinds) != 1:
@@ -390,7 +401,7 @@ def _check_backups(spec: ScenarioFile, folder: Path, report: _Problems) -> list[
             for key, named in (("service", step.service), ("into", step.into.service if step.into else None)):
                 if named is not None and named not in spec.services:
                     report.add(
-                        ("upgrade", part, index, key), f"unknown service '{named}'{_did_you_mean(named, spec.services)}"
+                        ("upgrade", part, index, key), f"unknown service '{named}'{did_you_mean(named, spec.services)}"
                     )
     return found
 
@@ -440,8 +451,7 @@ class _Problems:
         self.lines: list[str] = []
 
     def add(self, path: yamlpos.KeyPath, message: str) -> None:
-        line = self.positions.line(path)
-        where = f"{self.shown}:{line}" if line else self.shown
+        where = self.positions.where(path, self.shown)
         key = ".".join(str(p) for p in path) or "(top level)"
         text = f"{where}: {key}: {message}"
         if text not in self.lines:
@@ -452,7 +462,7 @@ class _Problems:
             loc = tuple(item["loc"])
             if item["type"] == "extra_forbidden":
                 fields = _fields_at(model, loc[:-1])
-                self.add(prefix + loc, f"unknown key{_did_you_mean(str(loc[-1]), fields)}")
+                self.add(prefix + loc, f"unknown key{did_you_mean(str(loc[-1]), fields)}")
             elif item["type"] == "missing":
                 self.add(prefix + loc, "required key is missing — add it")
             else:
@@ -493,12 +503,6 @@ def _core(tp: Any) -> Any:
             tp = (models or members)[0]
         else:
             return tp
-
-
-def _did_you_mean(word: str, choices: Any) -> str:
-    """' — did you mean 'x'?' when a close match exists, else ''."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" — did you mean '{close[0]}'?" if close else ""
 
 
 def _shown(path: Path) -> str:

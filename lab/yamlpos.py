@@ -17,28 +17,44 @@ KeyPath = tuple[str | int, ...]
 
 
 class Positions:
-    """Maps a key path such as ("services", "db", "image") to its 1-based line number."""
+    """Maps a key path such as ("services", "db", "image") to its 1-based line number, or
+    to the override (`--set ...`) that gave its value."""
 
     def __init__(self) -> None:
         self._lines: dict[KeyPath, int] = {}
+        self._origins: dict[KeyPath, str] = {}
 
     def record(self, path: KeyPath, line: int) -> None:
         self._lines.setdefault(path, line)
 
-    def line(self, path: KeyPath) -> int | None:
-        """The line of `path`, or of its nearest ancestor that the file has.
+    def override(self, path: KeyPath, origin: str) -> None:
+        """`path` and what is below it came from `origin`, not from the file."""
+        self._origins[path] = origin
 
-        >>> p = Positions(); p.record(("services",), 3)
-        >>> p.line(("services", "db", "image"))
-        3
+    def alias(self, source: KeyPath, target: KeyPath) -> None:
+        """What the file says at `source` is also what it says at `target` (a copy)."""
+        n = len(source)
+        for path, line in list(self._lines.items()):
+            if path[:n] == source:
+                self.record(target + path[n:], line)
+
+    def where(self, path: KeyPath, shown: str) -> str:
+        """`file:line` of `path` (or of its nearest ancestor the file has), or the override
+        that gave it.
+
+        >>> p = Positions(); p.record(("timeouts",), 7); p.override(("timeouts", "ready"), "--set timeouts.ready=x")
+        >>> p.where(("timeouts", "ready"), "s.yml"), p.where(("timeouts", "build"), "s.yml")
+        ('--set timeouts.ready=x', 's.yml:7')
         """
         for end in range(len(path), -1, -1):
+            if path[:end] in self._origins:
+                return self._origins[path[:end]]
             if path[:end] in self._lines:
-                return self._lines[path[:end]]
-        return None
+                return f"{shown}:{self._lines[path[:end]]}"
+        return shown
 
     def has(self, path: KeyPath) -> bool:
-        return path in self._lines
+        return path in self._lines or path in self._origins
 
 
 def load(path: Path, shown: str) -> tuple[Any, Positions]:

@@ -103,7 +103,8 @@ def _places(doc: Any) -> st.SearchStrategy[tuple[Any, Any]]:
     return st.sampled_from(found)
 
 
-def outcome(text: str | bytes) -> None:
+def outcome(text: str | bytes) -> scenario.Scenario | None:
+    """The scenario the text makes, or None when it is invalid (and the error located)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "untrusted"
         for rel, content in FILES.items():
@@ -117,13 +118,16 @@ def outcome(text: str | bytes) -> None:
             for line in err.problems:
                 first = line.splitlines()[0]
                 assert first.startswith(str(path)) or first.startswith("scenario.yml"), line
-        else:
-            assert loaded.name == "untrusted" and loaded.variants[0].name == "baseline"
+            return None
+        assert loaded.name == "untrusted" and loaded.variants[0].name == "baseline"
+        return loaded
 
 
 def test_the_valid_document_loads(monkeypatch):
     monkeypatch.setenv("UNTRUSTED_TEST_PASSWORD", "s3cret-value")
-    outcome(yaml.safe_dump(VALID))
+    loaded = outcome(yaml.safe_dump(VALID))
+    assert loaded is not None and [v.name for v in loaded.variants] == ["baseline", "baseline-2", "next"]
+    assert loaded.timeouts.pilot == 3600
 
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,63 @@
+"""The lab in CI: no terminal, values given on the command line, a matrix of candidates,
+machine-readable outcomes where the pipeline wants them."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from tests.integration.conftest import invoke, leftovers, scenario_path
+
+pytestmark = pytest.mark.docker
+
+
+def test_a_ci_run_of_a_three_candidate_matrix(tmp_path, client):
+    out = tmp_path / "artefacts"
+    matrix = "candidates.trixie.services.app.environment.GREETING=hello,hallo,hej"
+    proc = invoke(
+        "pilot",
+        scenario_path("passing"),
+        "--out",
+        str(tmp_path / "pilots"),
+        "--matrix",
+        matrix,
+        "--junit",
+        str(out / "junit.xml"),
+        "--json",
+        str(out / "results.json"),
+        env={"CI": "true"},
+    )
+    assert proc.returncode == 1, proc.stderr  # two of the three candidates greet differently
+    assert "\r" not in proc.stderr and "\x1b[" not in proc.stderr  # no progress animation without a terminal
+    results = json.loads((out / "results.json").read_text())
+    verdicts = {c["candidate"]: c["verdict"] for c in results["candidates"]}
+    assert verdicts == {"trixie-hello": "PASS", "trixie-hallo": "FAIL", "trixie-hej": "FAIL"}
+    assert results["verdict"] == "FAIL" and results["exit_code"] == 1
+    assert results["overrides"] == [f"--matrix {matrix}"]
+    copies = results["copies"]
+    assert len(copies) == 4 and max(c["began"] for c in copies) < min(c["ended"] for c in copies)  # all at once
+    failed = {
+        (suite.get("name"), case.get("name"))
+        for suite in ET.parse(out / "junit.xml").getroot()
+        for case in suite
+        if case.find("failure") is not None
+    }
+    assert ("passing.trixie-hallo", "checks/test_stack.py::test_greeting[app]") in failed
+    assert not any(suite.startswith("passing.trixie-hello") for suite, _ in failed)
+    run_dir = tmp_path / "pilots" / "passing" / results["run_id"]
+    assert (run_dir / "report.pdf").is_file() and (run_dir / "junit.xml").read_bytes() == (
+        out / "junit.xml"
+    ).read_bytes()
+    effective = yaml.safe_load((run_dir / "scenario.effective.yml").read_text())
+    assert sorted(effective["candidates"]) == ["trixie-hallo", "trixie-hej", "trixie-hello"]
+    assert leftovers(client, results["run_id"]) == []
+
+
+def test_a_bad_override_stops_before_anything_starts(tmp_path):
+    proc = invoke("pilot", scenario_path("passing"), "--out", str(tmp_path), "--set", "services.app.imgae=x")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: --set services.app.imgae=x: services.app.imgae: unknown key — did you mean")
+    assert not tmp_path.joinpath("passing").exists()

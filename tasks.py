@@ -241,6 +241,30 @@ def verify(c: Context, run: str, expect: str = "") -> None:
     )
 
 
+@task(
+    positional=["scenario"],
+    help={"scenario": "only the runs of this scenario", "out": "folder of run folders (default: pilots/)"},
+)
+@lab_errors
+def history(c: Context, scenario: str = "", out: str = "") -> None:
+    """List the pilots run so far, newest first: verdicts, candidates, approval, time."""
+    from lab import history
+
+    found = history.runs(Path(out) if out else PILOTS, scenario)
+    if not found:
+        say(f"no runs{' of ' + scenario if scenario else ''} in {out or PILOTS}")
+        return
+    rows = [("RUN", "STARTED (UTC)", "SCENARIO", "VERDICT", "CANDIDATES", "DECISION", "TIME")]
+    for r in found:
+        decision = f"{r.decision} ({r.decided_by})" if r.decision else "—"
+        candidates = ", ".join(f"{name} {verdict}" for name, verdict in r.candidates) or "—"
+        started = r.started_at[:16].replace("T", " ")
+        rows.append((r.run_id, started, r.scenario, r.verdict, candidates, decision, f"{r.seconds:.0f} s"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
 def _templates(given: str) -> Path | None:
     chosen = given or os.environ.get("LAB_TEMPLATES", "")
     return Path(chosen) if chosen else None

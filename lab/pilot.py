@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import signal
+import sqlite3
 import threading
 import time
 import traceback
@@ -23,7 +24,7 @@ from typing import TypeVar
 
 import yaml
 
-from lab import approval, checks, compare, images, inventory, probes, rehearse, report, restore
+from lab import approval, checks, compare, history, images, inventory, probes, rehearse, report, restore
 from lab.diff import Rules
 from lab.engine import ContainerSpec, EngineLike, labels
 from lab.errors import DeadlinePassed, EngineUnavailable, Interrupted, LabError
@@ -484,6 +485,10 @@ class Pilot:
             if path.is_file():
                 self.redact.file(path)
         waived = approval.waivers_for(self.run_dir.parent, exclude=self.run_id)
+        try:
+            self.result.since_approved = history.since_approved(self.run_dir.parent.parent, self.result)
+        except sqlite3.Error as err:
+            self.result.warnings.append(f"the history index could not be read: {err}")
         try:
             self.result.warnings += report.render_all(self.result, self.run_dir, self.templates, waived)
         finally:

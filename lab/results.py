@@ -175,6 +175,19 @@ class ImageRecord(BaseModel):
     seconds: float
 
 
+class SinceApproved(BaseModel):
+    """What changed since the last approved run of the same scenario."""
+
+    run_id: str
+    decision: str
+    by: str
+    at: str
+    new: list[str] = []  # check ids with a finding now that the approved run did not have
+    gone: list[str] = []  # ... and the other way round
+    slower: list[str] = []  # "checks: 4.0 s → 9.1 s"
+    faster: list[str] = []
+
+
 class PilotResult(BaseModel):
     schema_version: int = SCHEMA_VERSION
     run_id: str
@@ -199,6 +212,7 @@ class PilotResult(BaseModel):
     backups: list[BackupFile] = []
     copies: list[CopyResult] = []
     candidates: list[CandidateVerdict] = []
+    since_approved: SinceApproved | None = None  # None: no earlier run of the scenario was approved
 
     def where_stopped(self) -> str:
         """The stage the pilot was in, with each unfinished copy's own stage.

@@ -1,9 +1,10 @@
 """A second Docker engine on this machine, for the tests that need one: its own dockerd
-with its own socket, data root, exec root and bridge, so that stopping or crashing it
-leaves the first engine alone.
+with its own socket, data root and exec root, in a network namespace of its own, so that
+nothing it does to bridges and firewall rules (a restart after a crash removes and
+recreates its bridges) can touch the first engine's.
 
-It has no route out (no iptables rules, no masquerading): images it needs are copied
-into it from the first engine through the API (`docker save` into `docker load`).
+Its namespace has no route out: images it needs are copied into it from the first engine
+through the API (`docker save` into `docker load`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ from pathlib import Path
 
 import docker
 
-NAME = "upl-test-e2"
-BRIDGE = "upl-test-e2"  # its own bridge: `--bridge=none` would delete the first engine's docker0
-SUBNET = "10.231.0.1/24"  # default bridge address, and the pool below, apart from the first engine's
-POOL = "base=10.232.0.0/16,size=24"
+NAME = "upl-test-e2"  # also the name of its network namespace
 
 
 class SecondEngine:
@@ -38,22 +36,19 @@ class SecondEngine:
     def start(self, timeout: float = 60) -> docker.DockerClient:
         """Start (or restart) the daemon; returns a client once it answers."""
         self.root.mkdir(parents=True, exist_ok=True)
-        if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode != 0:
-            subprocess.run(["ip", "link", "add", BRIDGE, "type", "bridge"], check=True)
-            subprocess.run(["ip", "addr", "add", SUBNET, "dev", BRIDGE], check=True)
-            subprocess.run(["ip", "link", "set", BRIDGE, "up"], check=True)
+        if not Path(f"/run/netns/{NAME}").exists():
+            subprocess.run(["ip", "netns", "add", NAME], check=True)
+            subprocess.run(["ip", "-n", NAME, "link", "set", "lo", "up"], check=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [
+                    "nsenter",  # only the network namespace (`ip netns exec` would remount /sys, cgroups gone)
+                    f"--net=/run/netns/{NAME}",
                     shutil.which("dockerd") or "dockerd",
                     f"--host={self.url}",
                     f"--data-root={self.data}",
                     f"--exec-root={self.root / 'exec'}",
                     f"--pidfile={self.root / 'dockerd.pid'}",
-                    f"--bridge={BRIDGE}",
-                    f"--default-address-pool={POOL}",
-                    "--iptables=false",
-                    "--ip-masq=false",
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -102,10 +97,10 @@ class SecondEngine:
         """Stop it and remove every trace: its containers' processes, its bridge, its data."""
         self.stop()
         _kill(self.root, lambda cmdline: "containerd" in cmdline)  # with the shims, and so the containers
-        subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
-        subprocess.run(["umount", "-R", str(self.data)], capture_output=True)
-        shutil.rmtree(self.data, ignore_errors=True)
-        shutil.rmtree(self.root, ignore_errors=True)
+        subprocess.run(["ip", "netns", "delete", NAME], capture_output=True)
+        for folder in (self.data, self.root):
+            _unmount_below(folder)  # the containers' network namespaces and layers, mounted there
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def copy_images(source: docker.DockerClient, target: docker.DockerClient, *tags: str) -> None:
@@ -130,3 +125,10 @@ def _kill(root: Path, which: Callable[[str], bool]) -> None:
         if marker in cmdline and which(cmdline):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(proc.name), signal.SIGKILL)
+
+
+def _unmount_below(folder: Path) -> None:
+    with open("/proc/self/mounts", encoding="utf-8") as mounts:
+        points = [line.split()[1] for line in mounts]
+    for point in sorted((p for p in points if p.startswith(f"{folder}/") or p == str(folder)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)

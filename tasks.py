@@ -90,6 +90,15 @@ GIVEN_HELP = {
     "candidate": "run only this candidate (repeatable; a matrix candidate's name picks all its values)",
 }
 GIVEN = ["set", "matrix", "candidate"]
+ENGINE_HELP = (
+    "a Docker engine to use (repeatable; also LAB_ENGINES=url,url): unix://, ssh:// or tcp:// as Docker says it"
+)
+
+
+def _engines(named: list[str] | None, skip_unreachable: bool = False) -> list[Any]:
+    from lab import fleet
+
+    return fleet.connect_all(fleet.urls(named or []), skip_unreachable, say)
 
 
 def _load(name: str, sets: list[str] | None, matrices: list[str] | None, candidates: list[str] | None) -> Any:
@@ -118,9 +127,11 @@ def validate(
 
 
 @task(
-    iterable=GIVEN,
+    iterable=[*GIVEN, "engine"],
     help={
         "name": "scenario name (see `invoke scenarios`) or path to a scenario folder",
+        "engine": ENGINE_HELP + "; the copies are spread across the engines",
+        "skip_unreachable": "run on the engines that answer when some named engine does not",
         "keep": "leave the copies running afterwards (remove with `invoke down <run>`)",
         "out": "folder for run folders (default: pilots/)",
         "templates": "folder of report templates that override the built-in ones (default: LAB_TEMPLATES)",
@@ -141,17 +152,18 @@ def pilot(
     candidate: list[str] | None = None,
     junit: str = "",
     json: str = "",
+    engine: list[str] | None = None,
+    skip_unreachable: bool = False,
 ) -> None:
     """Run a pilot: stage baseline and candidates, run the checks, compare, report."""
     from lab import report
-    from lab.engine import Engine
     from lab.pilot import Pilot
 
     loaded = _load(name, set, matrix, candidate)
-    eng = Engine.connect()
+    engines = _engines(engine, skip_unreachable)
     for kind in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(kind, _raise_interrupt)
-    run = Pilot(eng, loaded, Path(out) if out else PILOTS, keep=keep, say=say, templates=_templates(templates))
+    run = Pilot(engines, loaded, Path(out) if out else PILOTS, keep=keep, say=say, templates=_templates(templates))
     try:
         result = run.run()
     finally:
@@ -270,35 +282,50 @@ def _templates(given: str) -> Path | None:
     return Path(chosen) if chosen else None
 
 
-@task(help={"run_id": "the run id (the name of its run folder)"})
+@task(iterable=["engine"], help={"run_id": "the run id (the name of its run folder)", "engine": ENGINE_HELP})
 @lab_errors
-def down(c: Context, run_id: str) -> None:
-    """Remove every container, network and volume of a run (e.g. one kept with --keep)."""
-    from lab.engine import Engine
+def down(c: Context, run_id: str, engine: list[str] | None = None) -> None:
+    """Remove every container, network and volume of a run (e.g. one kept with --keep), on every engine."""
+    from lab import fleet
 
-    gone = Engine.connect().remove_run(run_id)
-    say(f"removed {gone} of run {run_id}" if gone else f"nothing of run {run_id} is in the engine")
+    for eng in _engines(engine, skip_unreachable=True):
+        gone = eng.remove_run(run_id)
+        where = fleet.shown(eng.url)
+        say(f"removed {gone} of run {run_id} on {where}" if gone else f"nothing of run {run_id} on {where}")
 
 
-@task(help={"all_runs": "also remove runs kept with --keep (runs whose pilot is still running are always spared)"})
+@task(
+    iterable=["engine"],
+    help={
+        "all_runs": "also remove runs kept with --keep (runs whose pilot is still running are always spared)",
+        "engine": ENGINE_HELP,
+    },
+)
 @lab_errors
-def gc(c: Context, all_runs: bool = False) -> None:
-    """Remove what earlier runs left in the engine (found by label), sparing kept runs."""
-    from lab.engine import Engine
+def gc(c: Context, all_runs: bool = False, engine: list[str] | None = None) -> None:
+    """Remove what earlier runs left in every engine (found by label), sparing kept and running ones."""
+    removed = 0
+    for eng in _engines(engine, skip_unreachable=True):
+        removed += _gc_one(eng, all_runs)
+    if not removed:
+        say("nothing to remove")
 
-    eng = Engine.connect()
+
+def _gc_one(eng: Any, all_runs: bool) -> int:
+    from lab import fleet
+
+    where = f" on {fleet.shown(eng.url)}"
     removed = 0
     for r in eng.runs():
         if r.owner_running():
-            say(f"spared run {r.run_id} ({r.scenario}): its pilot is still running ({r.owner})")
+            say(f"spared run {r.run_id} ({r.scenario}){where}: its pilot is still running ({r.owner})")
         elif r.kept and not all_runs:
-            say(f"spared run {r.run_id} ({r.scenario}): kept with --keep (`invoke down {r.run_id}` removes it)")
+            say(f"spared run {r.run_id} ({r.scenario}){where}: kept with --keep (`invoke down {r.run_id}` removes it)")
         else:
             eng.remove_run(r.run_id)
             removed += 1
-            say(f"removed run {r.run_id} ({r.scenario or 'unknown scenario'}): {r}")
-    if not removed:
-        say("nothing to remove")
+            say(f"removed run {r.run_id} ({r.scenario or 'unknown scenario'}){where}: {r}")
+    return removed
 
 
 @task(help={"unit": "only the fast tests that need no Docker engine", "k": "pytest -k expression"})

@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     engine = Engine.connect()
     loaded = scenario.load(str(ROOT / "tests/scenarios/restore"))
-    refs, _ = images.ensure(engine, loaded, images.plan(loaded), time.monotonic)
+    refs, _ = images.ensure({v.name: engine for v in loaded.variants}, loaded, images.plan(loaded), time.monotonic)
     image = refs[("baseline", "db")]
     run_id = new_run_id()
     try:

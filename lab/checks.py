@@ -56,6 +56,7 @@ def run(
     work: Path,
     timeout: float,
     cancelled: threading.Event,
+    engine_url: str = "",
 ) -> tuple[list[CheckResult], str]:
     """Run every test file against one copy; returns the results and pytest's output.
 
@@ -85,6 +86,8 @@ def run(
     package_root = str(Path(__file__).resolve().parent.parent)
     path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path)
+    if engine_url:  # the copy's engine, for the sessions (and testinfra's docker backend) in the child
+        env["DOCKER_HOST"] = engine_url
     proc = subprocess.Popen(
         pytest_command(scenario, copy_file, ini_file),
         stdout=subprocess.PIPE,

@@ -166,6 +166,8 @@ class RunObjects:
 class EngineLike(Protocol):
     """The adapter's surface; the real Engine and the test fake both provide it."""
 
+    url: str  # where the engine answers, as DOCKER_HOST would say it ("" for the local default)
+
     def image_id(self, tag: str) -> str | None: ...
     def build(
         self,
@@ -200,14 +202,21 @@ class EngineLike(Protocol):
 class Engine:
     """The Docker engine, reached through the Docker SDK."""
 
-    def __init__(self, client: docker.DockerClient):
+    def __init__(self, client: docker.DockerClient, url: str = ""):
         self.client = client
+        self.url = url  # as given (DOCKER_HOST's form); "" for the default local socket
 
     @classmethod
     def connect(cls, base_url: str | None = None) -> Engine:
         """Connect to DOCKER_HOST (or the local socket) and check that it answers."""
         try:
-            client = docker.DockerClient(base_url=base_url) if base_url else docker.from_env()
+            url = base_url or os.environ.get("DOCKER_HOST", "")
+            ssh = url.startswith("ssh://")  # through the ssh command: keys and config as for any ssh
+            client = (
+                docker.DockerClient(base_url=base_url, use_ssh_client=ssh)
+                if base_url
+                else docker.from_env(use_ssh_client=ssh)
+            )
             client.ping()
         except CONNECTION_ERRORS as err:
             where = base_url or (
@@ -217,7 +226,7 @@ class Engine:
                 f"no Docker engine answers at {where} ({_short(err)}).\n"
                 "Hint: run `invoke engine` to install and start one, or set DOCKER_HOST."
             ) from err
-        return cls(client)
+        return cls(client, base_url or os.environ.get("DOCKER_HOST", ""))
 
     def ping(self) -> None:
         """Raises EngineUnavailable when the engine does not answer (any more)."""

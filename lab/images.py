@@ -11,10 +11,12 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from lab import fleet
 from lab.engine import INPUTS, SCENARIO, EngineLike
 from lab.errors import BuildFailed
 from lab.model import Service
@@ -23,6 +25,7 @@ from lab.scenario import Scenario
 FROM_RE = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", re.IGNORECASE | re.MULTILINE)
 ARG_RE = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?", re.IGNORECASE | re.MULTILINE)
 Clock = Callable[[], float]
+U = TypeVar("U", bound=Hashable)
 BUILDS_AT_ONCE = 4
 VAR_RE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
@@ -126,38 +129,46 @@ def _plan_one(scenario: str, name: str, service: Service, folder: Path) -> Image
 
 
 def ensure(
-    engine: EngineLike, scenario: Scenario, plans: dict[tuple[str, str], ImagePlan], clock: Clock
+    placement: Mapping[str, EngineLike], scenario: Scenario, plans: dict[tuple[str, str], ImagePlan], clock: Clock
 ) -> tuple[dict[tuple[str, str], str], list[ImageResult]]:
-    """Build or reuse every planned image; returns (variant, service) -> image ref."""
+    """Build or reuse every planned image on the engine of its copy (`placement`: variant →
+    engine); returns (variant, service) -> image ref. An image that several copies on one
+    engine need is provided once; builds on different engines run at the same time."""
+    engines = list({id(e): e for e in placement.values()}.values())
     refs: dict[tuple[str, str], str] = {}
-    unique: dict[str, ImagePlan] = {}
+    unique: dict[tuple[int, str], ImagePlan] = {}
     missing: list[str] = []
     for key, p in plans.items():
+        engine = placement[key[0]]
+        where = f" on {fleet.shown(engine.url)}" if len(engines) > 1 else ""
         if p.context is None:
             if engine.image_id(p.ref) is None:
-                missing.append(f"image '{p.ref}' (service {key[1]}, {key[0]}) is not in the engine")
+                missing.append(f"image '{p.ref}' (service {key[1]}, {key[0]}) is not in the engine{where}")
             refs[key] = p.ref
             continue
         base_ids = []
         for base in p.bases:
             base_id = engine.image_id(base)
             if base_id is None:
-                missing.append(f"base image '{base}' (FROM in {p.context.name}/{p.dockerfile}) is not in the engine")
+                missing.append(
+                    f"base image '{base}' (FROM in {p.context.name}/{p.dockerfile}) is not in the engine{where}"
+                )
             base_ids.append(base_id or "")
         digest = hashlib.sha256(
             "\0".join([context_digest(p.context), p.dockerfile, repr(p.args), *base_ids]).encode()
         ).hexdigest()[:16]
         tag = f"{p.ref}:{digest}"
         refs[key] = tag
-        unique.setdefault(tag, p)
+        unique.setdefault((engines.index(engine), tag), p)
     if missing:
         raise BuildFailed(
-            "\n".join(missing) + "\nHint: `invoke engine` provides the Debian base images;"
+            "\n".join(dict.fromkeys(missing)) + "\nHint: `invoke engine` provides the Debian base images;"
             " other images must be loaded (`docker load`) or pulled first."
         )
 
-    def one(tag: str) -> ImageResult:
-        p = unique[tag]
+    def one(unit: tuple[int, str]) -> ImageResult:
+        p = unique[unit]
+        engine, tag = engines[unit[0]], unit[1]
         start = clock()
         existing = engine.image_id(tag)
         if existing:
@@ -176,15 +187,15 @@ def ensure(
     return refs, in_parallel(one, list(unique))
 
 
-def in_parallel(fn: Callable[[str], ImageResult], tags: list[str]) -> list[ImageResult]:
+def in_parallel(fn: Callable[[U], ImageResult], tags: list[U]) -> list[ImageResult]:
     """Build concurrently in daemon threads, so that Ctrl-C does not wait for a running
     build: the interrupted process ends, its connection closes, and the engine stops the
     build (it labels nothing of the run, so nothing is left to clean)."""
-    results: dict[str, ImageResult] = {}
+    results: dict[U, ImageResult] = {}
     failures: list[BaseException] = []
     lock = threading.Lock()
 
-    def work(tag: str) -> None:
+    def work(tag: U) -> None:
         try:
             result = fn(tag)
             with lock:

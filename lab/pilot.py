@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import yaml
 
-from lab import approval, checks, compare, history, images, inventory, probes, rehearse, report, restore
+from lab import approval, checks, compare, fleet, history, images, inventory, probes, rehearse, report, restore
 from lab.diff import Rules
 from lab.engine import ContainerSpec, EngineLike, labels
 from lab.errors import DeadlinePassed, EngineUnavailable, Interrupted, LabError
@@ -44,7 +44,7 @@ from lab.session import ShellPool
 from lab.stage import CopyNames, stage_copy
 
 Say = Callable[[str], None]
-PROBE_KEY = ("lab", "lab-probe")  # (variant, service) key of the HTTP probe's image
+PROBE = "lab-probe"  # the HTTP probe's container in a copy, and its key in the image plans
 LOG_LINES = 20_000  # the run folder keeps at most this many lines of each container's log
 LOG_BYTES = 4 << 20  # and at most this many characters
 EFFECTIVE = "scenario.effective.yml"  # the scenario as this run used it, when values were given from outside
@@ -62,7 +62,7 @@ class Pilot:
 
     def __init__(
         self,
-        engine: EngineLike,
+        engine: EngineLike | Sequence[EngineLike],
         scenario: Scenario,
         out_root: Path,
         keep: bool = False,
@@ -70,7 +70,9 @@ class Pilot:
         clock: Callable[[], float] = time.monotonic,
         templates: Path | None = None,
     ):
-        self.engine = engine
+        self.engines = [engine] if not isinstance(engine, Sequence) else list(engine)
+        # where each copy runs: the baseline on the first engine, the others round robin
+        self.placement = fleet.place([v.name for v in scenario.variants], self.engines)
         self.scenario = scenario
         self.keep = keep
         self.templates = templates
@@ -97,7 +99,10 @@ class Pilot:
             kept=keep,
         )
         self.copies = {
-            v.name: CopyResult(variant=v.name, role=v.role, description=v.description) for v in scenario.variants
+            v.name: CopyResult(
+                variant=v.name, role=v.role, description=v.description, engine=fleet.shown(self.placement[v.name].url)
+            )
+            for v in scenario.variants
         }
 
     def run(self) -> PilotResult:
@@ -154,9 +159,9 @@ class Pilot:
     def build(self) -> dict[tuple[str, str], str]:
         plans = images.plan(self.scenario)
         if self.scenario.checks.http:
-            plans[PROBE_KEY] = images.probe_plan()
+            plans.update({(v.name, PROBE): images.probe_plan() for v in self.scenario.variants})
         self.log(f"images: {len(set(plans.values()))} to provide")
-        refs, done = images.ensure(self.engine, self.scenario, plans, self.clock)
+        refs, done = images.ensure(self.placement, self.scenario, plans, self.clock)
         for item in done:
             self.log(f"image {item.ref}: {'built' if item.built else 'reused'} ({item.seconds:.1f} s)")
         self.result.images = [ImageRecord(**item.__dict__) for item in done]
@@ -169,7 +174,8 @@ class Pilot:
             wait(futures, return_when=FIRST_EXCEPTION)  # a copy that raises stops the others at once
             for future in futures:
                 future.result()
-            self.engine.ping()  # copies record what fails; an engine that went away ends the pilot
+            for engine in self.engines:  # copies record what fails; an engine that went away ends the pilot
+                engine.ping()
         except BaseException:
             # Stop the other copies and wait for their threads, so that none of them
             # creates anything after the teardown that follows.
@@ -193,6 +199,7 @@ class Pilot:
     def _one_copy(self, variant: Variant, refs: dict[tuple[str, str], str]) -> None:
         copy = self.copies[variant.name]
         copy.stage = "start"
+        engine = self.placement[variant.name]
         names = CopyNames(self.run_id, variant.name)
         copy.services = {
             s: ServiceInfo(container=names.container(s), image=refs[(variant.name, s)]) for s in variant.services
@@ -207,7 +214,7 @@ class Pilot:
             for item in artefacts:
                 if item.service == service and item.before_start:
                     self.log(f"{variant.name}: placing {item.spec.file} into {service}...")
-                    copy.restores.append(self.restored(variant, restore.place(self.engine, container, item)))
+                    copy.restores.append(self.restored(variant, restore.place(engine, container, item)))
 
         def load_dumps(wave: list[str]) -> None:
             # before the services that need the data start
@@ -217,14 +224,14 @@ class Pilot:
                         raise Interrupted("stopped during the restore")
                     copy.stage = "restore"
                     self.log(f"{variant.name}: restoring {item.spec.file} into {item.service}...")
-                    record = restore.load(self.engine, names.container(item.service), item)
+                    record = restore.load(engine, names.container(item.service), item)
                     copy.restores.append(self.restored(variant, record))
             if migrating and moved & set(wave):
                 self.rehearse(variant, copy, {s: names.container(s) for s in variant.services})
 
         try:
             stage_copy(
-                self.engine,
+                engine,
                 self.scenario.name,
                 variant,
                 names,
@@ -247,13 +254,15 @@ class Pilot:
         copy.seconds["start_ready"] = round(self.clock() - start, 3)
         self.slowest("start_ready", copy.seconds["start_ready"])
         for info in copy.services.values():
-            info.image_id = self.engine.image_summary(info.image)["id"]
-            info.os, info.packages = inventory.describe(self.engine, info.container)
+            info.image_id = engine.image_summary(info.image)["id"]
+            info.os, info.packages = inventory.describe(engine, info.container)
         containers = {s: i.container for s, i in copy.services.items()}
         if migrating and not copy.upgrade:  # steps that move no data into a service: after staging
             self.rehearse(variant, copy, containers)
         if artefacts or self.scenario.verify:
-            self.restore_and_verify(variant, copy, containers, verify=not migrating or all(r.ok for r in copy.upgrade))
+            self.restore_and_verify(
+                variant, copy, containers, verify=not migrating or all(r.ok for r in copy.upgrade), engine=engine
+            )
         if variant.name == self.scenario.baseline.name:
             self.baseline_restored.set()
         if self.cancelled.is_set():
@@ -268,6 +277,7 @@ class Pilot:
                 self.run_dir / "checks" / variant.name,
                 self.scenario.timeouts.checks,
                 self.cancelled,
+                engine.url,
             )
             (self.run_dir / "checks" / variant.name / "pytest.log").write_text(output, encoding="utf-8")
             copy.checks += results
@@ -307,7 +317,9 @@ class Pilot:
                 for s in self.scenario.upgrade.steps
             ]
         else:
-            copy.upgrade = rehearse.run_steps(self.engine, self.scenario.upgrade.steps, self.sides(containers))
+            copy.upgrade = rehearse.run_steps(
+                self.engines_of(variant), self.scenario.upgrade.steps, self.sides(containers)
+            )
         for record in copy.upgrade:
             self.log(f"{variant.name}: upgrade step '{record.name}': {record.message} ({record.seconds:.1f} s)")
         copy.seconds["downtime"] = round(sum(r.seconds for r in copy.upgrade), 3)
@@ -316,7 +328,9 @@ class Pilot:
     def roll_back(self, variant: Variant, copy: CopyResult, containers: dict[str, str]) -> None:
         """The way back, rehearsed after the checks; verified where the data went back to."""
         self.wait_for(self.baseline_checked, "the baseline's checks")  # rollback may write into the baseline
-        copy.rollback = rehearse.run_steps(self.engine, self.scenario.upgrade.rollback, self.sides(containers))
+        copy.rollback = rehearse.run_steps(
+            self.engines_of(variant), self.scenario.upgrade.rollback, self.sides(containers)
+        )
         for record in copy.rollback:
             self.log(f"{variant.name}: rollback step '{record.name}': {record.message} ({record.seconds:.1f} s)")
         copy.seconds["rollback"] = round(sum(r.seconds for r in copy.rollback), 3)
@@ -324,25 +338,29 @@ class Pilot:
         last = self.scenario.upgrade.rollback[-1]
         side = last.into.side if last.into else last.side
         if all(r.ok for r in copy.rollback):
-            for check in self.verified(self.sides(containers)[side]):
+            for check in self.verified(self.sides(containers)[side], self.engines_of(variant)[side]):
                 copy.checks.append(check.model_copy(update={"id": f"rollback:{side} {check.id}"}))
 
-    def verified(self, containers: dict[str, str]) -> list[CheckResult]:
-        shells = ShellPool(self.engine)
+    def engines_of(self, variant: Variant) -> dict[str, EngineLike]:
+        """The engine of each side of an upgrade step: the baseline's and this copy's."""
+        return {"baseline": self.placement[self.scenario.baseline.name], "candidate": self.placement[variant.name]}
+
+    def verified(self, containers: dict[str, str], engine: EngineLike) -> list[CheckResult]:
+        shells = ShellPool(engine)
         try:
             return restore.verify(shells, containers, list(self.scenario.verify), self.scenario.folder)
         finally:
             shells.close()
 
     def restore_and_verify(
-        self, variant: Variant, copy: CopyResult, containers: dict[str, str], verify: bool = True
+        self, variant: Variant, copy: CopyResult, containers: dict[str, str], verify: bool, engine: EngineLike
     ) -> None:
         """Record the restores done while staging, then check that the data is complete."""
         copy.stage = "restore"
         t0 = self.clock()
         copy.checks = [restore.as_check(r) for r in copy.restores] + copy.checks
         if verify:
-            copy.checks += self.verified(containers)
+            copy.checks += self.verified(containers, engine)
         copy.seconds["restore"] = round(self.clock() - t0 + sum(r.seconds for r in copy.restores), 3)
         self.slowest("restore", copy.seconds["restore"])
         failed = [c for c in copy.checks if c.id.startswith(compare.RESTORE_CHECKS) and c.outcome.value != "passed"]
@@ -363,20 +381,21 @@ class Pilot:
         refs: dict[tuple[str, str], str],
     ) -> None:
         """Run the declarative checks; the baseline twice, to learn its noise."""
+        engine = self.placement[variant.name]
         probe = None
         if self.scenario.checks.http:
-            probe = names.container(PROBE_KEY[1])
-            self.engine.start(
+            probe = names.container(PROBE)
+            engine.start(
                 ContainerSpec(
                     name=probe,
-                    image=refs[PROBE_KEY],
+                    image=refs[(variant.name, PROBE)],
                     network=names.network,
-                    aliases=(PROBE_KEY[1],),
-                    labels=labels(self.run_id, self.scenario.name, variant.name, PROBE_KEY[1]),
+                    aliases=(PROBE,),
+                    labels=labels(self.run_id, self.scenario.name, variant.name, PROBE),
                 )
             )
         kept = copy.observations[0] if copy.observations else []
-        copy.observations = [kept + probes.run_all(self.engine, self.scenario, containers, probe)]
+        copy.observations = [kept + probes.run_all(engine, self.scenario, containers, probe)]
         finished = self.clock()
         if variant.name == self.scenario.baseline.name and self.scenario.checks.noise.second_run:
             # Sample again more than a second after every answer of the first pass, so that
@@ -384,7 +403,7 @@ class Pilot:
             # observations as they would between baseline and candidate.
             if self.cancelled.wait(max(0.0, finished + SECOND_PASS_GAP - self.clock())):
                 raise Interrupted("stopped while observing the baseline")
-            copy.observations.append(probes.run_all(self.engine, self.scenario, containers, probe))
+            copy.observations.append(probes.run_all(engine, self.scenario, containers, probe))
 
     def judge(self) -> None:
         baseline = self.copies[self.scenario.baseline.name]
@@ -451,7 +470,8 @@ class Pilot:
                 )
 
     def keep_copies(self) -> None:
-        self.engine.mark_kept(self.run_id)
+        for engine in self.engines:
+            engine.mark_kept(self.run_id)
         self.hint_kept()
 
     def save_logs(self) -> None:
@@ -461,7 +481,7 @@ class Pilot:
             folder = self.run_dir / "logs" / copy.variant
             for service, info in copy.services.items():
                 try:
-                    text = self.engine.logs(info.container, tail=LOG_LINES + 1)
+                    text = self.placement[copy.variant].logs(info.container, tail=LOG_LINES + 1)
                 except LabError:
                     continue  # never created (the copy stopped before this service)
                 lines = text.splitlines(keepends=True)
@@ -473,8 +493,17 @@ class Pilot:
                 (folder / f"{service}.log").write_text(kept, encoding="utf-8")
 
     def teardown(self) -> None:
-        gone = self.engine.remove_run(self.run_id)
-        self.log(f"teardown: removed {gone}")
+        """Remove the run from every engine, each even if another fails."""
+        failures = []
+        for engine in self.engines:
+            try:
+                gone = engine.remove_run(self.run_id)
+                where = f" on {fleet.shown(engine.url)}" if len(self.engines) > 1 else ""
+                self.log(f"teardown: removed {gone}{where}")
+            except LabError as err:
+                failures.append(f"{fleet.shown(engine.url)}: {err}")
+        if failures:
+            raise LabError("; ".join(failures))
 
     def write(self) -> None:
         """results.json and the reports, from results with every secret value redacted;

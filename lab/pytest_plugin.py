@@ -20,6 +20,7 @@ import pytest
 import testinfra.host
 
 from lab import testinfra_backend
+from lab.session import ShellPool
 
 _COPY = pytest.StashKey[dict[str, Any]]()
 DETAIL_LINES = 60
@@ -32,12 +33,16 @@ class LabCopy:
         self.variant: str = config["variant"]
         self.services: dict[str, str] = config["services"]
         self._hosts: dict[str, testinfra.host.Host] = {}
-        self._shells = testinfra_backend.shell_pool()
+        self._shells: ShellPool | None = None
+        self._connected = False  # the engine is reached when a test first needs a host, not before
 
     def host(self, service: str) -> testinfra.host.Host:
         """The testinfra host of `service` in this copy."""
         if service not in self.services:
             raise KeyError(f"no service '{service}' in this copy; services: {', '.join(self.services)}")
+        if not self._connected:
+            self._shells = testinfra_backend.shell_pool()
+            self._connected = True
         if service not in self._hosts:
             self._hosts[service] = testinfra_backend.host_for(self.services[service], self._shells)
         return self._hosts[service]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Mapping
 
 from lab import session
 from lab.engine import EngineLike
@@ -28,14 +29,16 @@ def argv_of(run: list[str] | str) -> list[str]:
     return ["sh", "-c", run] if isinstance(run, str) else list(run)
 
 
-def run_steps(engine: EngineLike, steps: list[Step], containers: Containers) -> list[StepRecord]:
-    """Run the steps in order until one fails; the ones after it are recorded as not run."""
+def run_steps(engines: Mapping[str, EngineLike], steps: list[Step], containers: Containers) -> list[StepRecord]:
+    """Run the steps in order until one fails; the ones after it are recorded as not run.
+    `engines` and `containers` are by side (baseline, candidate): the two copies may run on
+    different engines, and a step streams from one into the other through both APIs."""
     records: list[StepRecord] = []
     for step in steps:
         if records and not records[-1].ok:
             records.append(skipped(step, "an earlier step failed"))
             continue
-        records.append(run_step(engine, step, containers))
+        records.append(run_step(engines, step, containers))
     return records
 
 
@@ -46,9 +49,10 @@ def skipped(step: Step, why: str) -> StepRecord:
     )
 
 
-def run_step(engine: EngineLike, step: Step, containers: Containers) -> StepRecord:
+def run_step(engines: Mapping[str, EngineLike], step: Step, containers: Containers) -> StepRecord:
     start = time.perf_counter()
     source = containers[step.side][step.service]
+    engine = engines[step.side]
     try:
         stream, exec_id = engine.attach(source, bounded(argv_of(step.run), step.timeout), step.user)
         if step.into is None:
@@ -58,11 +62,12 @@ def run_step(engine: EngineLike, step: Step, containers: Containers) -> StepReco
             said, moved = err.strip() or out.strip(), 0
         else:
             target = containers[step.into.side][step.into.service]
-            into, into_id = engine.attach(target, bounded(argv_of(step.into.run), step.timeout), step.into.user)
+            receiver = engines[step.into.side]
+            into, into_id = receiver.attach(target, bounded(argv_of(step.into.run), step.timeout), step.into.user)
             src_err, out, err, moved = session.relay(stream, into, step.timeout + 5)
             stream.close()
             into.close()
-            codes = [engine.exit_code(exec_id), engine.exit_code(into_id)]
+            codes = [engine.exit_code(exec_id), receiver.exit_code(into_id)]
             said = "\n".join(part for part in (src_err.strip(), err.strip() or out.strip()) if part)
     except TimeoutError:
         return _record(step, start, False, f"did not finish within {step.timeout:g} s")

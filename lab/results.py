@@ -118,6 +118,7 @@ class CopyResult(BaseModel):
     ready: bool = False
     error: str = ""  # why the copy did not start or its checks did not run
     stage: str = ""  # what the copy was doing last: start, restore, upgrade, checks, rollback, done
+    engine: str = ""  # the Docker engine the copy ran on
     began: float = 0.0  # seconds after the pilot's start when this copy's staging began
     ended: float = 0.0  # ... and when its checks (and rollback) ended
     services: dict[str, ServiceInfo] = {}

@@ -32,6 +32,7 @@ class FakeEngine:
     execs: list[tuple[str, list[str]]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     gone: bool = False  # the engine stopped answering: ping() says so
+    url: str = ""
 
     def ping(self) -> None:
         if self.gone:

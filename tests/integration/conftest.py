@@ -125,7 +125,7 @@ def until(condition, what: str, timeout: float = 60):
     raise AssertionError(f"{what} did not happen within {timeout:g} s")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def second_engine(client: docker.DockerClient):
     """A second dockerd on its own socket, holding the Debian base images; removed afterwards."""
     if os.geteuid() != 0:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from contextlib import closing
 
+import docker
 import pytest
 import yaml
 
@@ -61,3 +63,26 @@ def test_a_bad_override_stops_before_anything_starts(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: --set services.app.imgae=x: services.app.imgae: unknown key — did you mean")
     assert not tmp_path.joinpath("passing").exists()
+
+
+def test_two_engines_share_one_pilot(tmp_path, client, second_engine):
+    local = "unix:///var/run/docker.sock"  # the first engine (the engine tests run as root, on its socket)
+    proc = invoke(
+        "pilot",
+        scenario_path("passing"),
+        "--out",
+        str(tmp_path),
+        "--matrix",
+        "candidates.trixie.services.app.environment.GREETING=hello,hallo",
+        env={"LAB_ENGINES": f"{local},{second_engine.url}"},
+    )
+    assert proc.returncode == 1, proc.stderr
+    results = json.loads(next(tmp_path.glob("passing/*/results.json")).read_text())
+    placed = {c["variant"]: c["engine"] for c in results["copies"]}
+    assert placed == {"baseline": local, "trixie-hello": second_engine.url, "trixie-hallo": local}
+    assert {c["candidate"]: c["verdict"] for c in results["candidates"]} == {
+        "trixie-hello": "PASS",
+        "trixie-hallo": "FAIL",
+    }
+    with closing(docker.DockerClient(base_url=second_engine.url)) as engine2:
+        assert leftovers(engine2, results["run_id"]) == [] and leftovers(client, results["run_id"]) == []

@@ -29,6 +29,11 @@ checks:
 FILES = {"db/Dockerfile": "ARG DEBIAN=bookworm\nFROM debian:${DEBIAN}\nRUN true\n", "t.py": ""}
 
 
+def ensure(engine, loaded):
+    """Every copy on the one engine."""
+    return images.ensure({v.name: engine for v in loaded.variants}, loaded, images.plan(loaded), time.monotonic)
+
+
 def test_base_images_follow_args_and_skip_stages():
     text = "ARG V=12\nFROM debian:${V} AS build\nFROM build\nFROM --platform=linux/amd64 busybox:$V\nFROM scratch\n"
     assert images.base_images(text, {"V": "13"}) == ["debian:13", "busybox:13"]
@@ -45,7 +50,7 @@ def test_context_digest_changes_with_content(tmp_path):
 def test_builds_each_distinct_image_once_then_reuses(write_scenario):
     loaded = scenario.load(str(write_scenario(SCENARIO, FILES)))
     engine = FakeEngine()
-    refs, done = images.ensure(engine, loaded, images.plan(loaded), time.monotonic)
+    refs, done = ensure(engine, loaded)
     # baseline db and cache share inputs (one build); the candidate's db differs (another)
     assert len(engine.builds) == 2
     assert refs[("baseline", "db")] == refs[("baseline", "cache")]
@@ -53,16 +58,18 @@ def test_builds_each_distinct_image_once_then_reuses(write_scenario):
     assert refs[("next", "cache")] == refs[("baseline", "cache")]
     assert refs[("next", "web")] == "debian:bookworm"
     assert all(r.built for r in done)
-    refs_again, again = images.ensure(engine, loaded, images.plan(loaded), time.monotonic)
+    refs_again, again = images.ensure(
+        {v.name: engine for v in loaded.variants}, loaded, images.plan(loaded), time.monotonic
+    )
     assert refs_again == refs and len(engine.builds) == 2 and not any(r.built for r in again)
 
 
 def test_changed_base_image_means_a_new_tag(write_scenario):
     loaded = scenario.load(str(write_scenario(SCENARIO, FILES)))
     engine = FakeEngine()
-    refs, _ = images.ensure(engine, loaded, images.plan(loaded), time.monotonic)
+    refs, _ = ensure(engine, loaded)
     engine.images["debian:bookworm"] = "sha256:rebuilt"
-    refs2, _ = images.ensure(engine, loaded, images.plan(loaded), time.monotonic)
+    refs2, _ = ensure(engine, loaded)
     assert refs2[("baseline", "db")] != refs[("baseline", "db")]
     assert refs2[("next", "db")] == refs[("next", "db")]
 
@@ -71,5 +78,5 @@ def test_missing_base_image_says_how_to_get_it(write_scenario):
     loaded = scenario.load(str(write_scenario(SCENARIO, FILES)))
     engine = FakeEngine(images={"debian:bookworm": "sha256:1"})
     with pytest.raises(BuildFailed) as info:
-        images.ensure(engine, loaded, images.plan(loaded), time.monotonic)
+        ensure(engine, loaded)
     assert "base image 'debian:trixie'" in str(info.value) and "invoke engine" in str(info.value)

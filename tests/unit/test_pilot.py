@@ -201,3 +201,16 @@ def test_long_logs_are_cut_and_say_so(write_scenario, tmp_path, monkeypatch):
     assert log.startswith("[lab: log cut — only its last 5 lines are kept]") and log.endswith("line 49")
     assert "line 44" not in log
     assert "the log of db (baseline) was cut to its last lines" in result.warnings
+
+
+def test_copies_are_spread_across_engines_and_each_is_cleaned(write_scenario, tmp_path):
+    first, second = FakeEngine(url="unix:///one.sock"), FakeEngine(url="ssh://lab2")
+    loaded = scenario.load(str(write_scenario(SCENARIO, CHECKS)))
+    pilot = Pilot([first, second], loaded, tmp_path / "pilots", say=lambda m: None)
+    result = pilot.run()
+    assert result.exit_code == 1, result.error  # the same findings as on one engine
+    assert {c.variant: c.engine for c in result.copies} == {"baseline": "unix:///one.sock", "next": "ssh://lab2"}
+    assert {s.split("-")[-2] for s in first.started} == {"baseline"} and {s.split("-")[-2] for s in second.started} == {
+        "next"
+    }
+    assert first.left() == 0 and second.left() == 0

@@ -99,7 +99,7 @@ def test_steps_after_a_failed_one_are_not_run(monkeypatch):
 
     monkeypatch.setattr(rehearse, "run_step", fake_step)
     steps = [Step(name=n, service="db", run="true") for n in ("a", "b", "c")]
-    records = rehearse.run_steps(None, steps, {})
+    records = rehearse.run_steps({}, steps, {})
     assert calls == ["a", "b"]
     assert [(r.name, r.ok, r.skipped) for r in records] == [("a", True, False), ("b", False, False), ("c", False, True)]
     checks = rehearse.as_checks(records, "upgrade")

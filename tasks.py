@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,8 @@ def validate(
         "name": "scenario name (see `invoke scenarios`) or path to a scenario folder",
         "engine": ENGINE_HELP + "; the copies are spread across the engines",
         "skip_unreachable": "run on the engines that answer when some named engine does not",
-        "keep": "leave the copies running afterwards (remove with `invoke down <run>`)",
+        "keep": "leave the copies running afterwards (remove with `invoke down <run>`; gc spares them for 24 h)",
+        "keep_for": "like --keep, for this long (e.g. 2h, 3d is 72h): `invoke gc` removes them afterwards",
         "out": "folder for run folders (default: pilots/)",
         "templates": "folder of report templates that override the built-in ones (default: LAB_TEMPLATES)",
         "junit": "also write junit.xml here (for CI)",
@@ -154,6 +156,7 @@ def pilot(
     json: str = "",
     engine: list[str] | None = None,
     skip_unreachable: bool = False,
+    keep_for: str = "",
 ) -> None:
     """Run a pilot: stage baseline and candidates, run the checks, compare, report."""
     from lab import report
@@ -163,7 +166,15 @@ def pilot(
     engines = _engines(engine, skip_unreachable)
     for kind in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(kind, _raise_interrupt)
-    run = Pilot(engines, loaded, Path(out) if out else PILOTS, keep=keep, say=say, templates=_templates(templates))
+    run = Pilot(
+        engines,
+        loaded,
+        Path(out) if out else PILOTS,
+        keep=keep or bool(keep_for),
+        say=say,
+        templates=_templates(templates),
+        **({"keep_for": _duration("--keep-for", keep_for)} if keep_for else {}),
+    )
     try:
         result = run.run()
     finally:
@@ -171,6 +182,16 @@ def pilot(
     print(report.summary(result, run.run_dir))
     if result.exit_code:
         raise Exit(code=result.exit_code)
+
+
+def _duration(option: str, text: str) -> float:
+    from lab.errors import LabError
+    from lab.model import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as err:
+        raise LabError(f"{option} {text}: {err}") from None
 
 
 def _copy_out(run_dir: Path, wanted: dict[str, str]) -> None:
@@ -320,11 +341,16 @@ def _gc_one(eng: Any, all_runs: bool) -> int:
         if r.owner_running():
             say(f"spared run {r.run_id} ({r.scenario}){where}: its pilot is still running ({r.owner})")
         elif r.kept and not all_runs:
-            say(f"spared run {r.run_id} ({r.scenario}){where}: kept with --keep (`invoke down {r.run_id}` removes it)")
+            until = datetime.fromtimestamp(r.kept_until, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            say(
+                f"spared run {r.run_id} ({r.scenario}){where}: kept with --keep until {until}"
+                f" (`invoke down {r.run_id}` removes it now)"
+            )
         else:
             eng.remove_run(r.run_id)
             removed += 1
-            say(f"removed run {r.run_id} ({r.scenario or 'unknown scenario'}){where}: {r}")
+            why = " (its --keep ran out)" if r.kept_until else ""
+            say(f"removed run {r.run_id} ({r.scenario or 'unknown scenario'}){where}{why}: {r}")
     return removed
 
 

@@ -133,7 +133,7 @@ class RunObjects:
 
     run_id: str
     scenario: str
-    kept: bool
+    kept_until: int  # kept with --keep until then (seconds since the epoch); 0: not kept
     owner: str
     started: int
     containers: tuple[str, ...]
@@ -145,6 +145,11 @@ class RunObjects:
 
     def __bool__(self) -> bool:
         return bool(self.containers or self.networks or self.volumes)
+
+    @property
+    def kept(self) -> bool:
+        """Kept with --keep, and the time it was kept for has not run out."""
+        return self.kept_until > time.time()
 
     def owner_running(self) -> bool:
         """True while the pilot that made these objects still runs. A pilot on another
@@ -193,7 +198,7 @@ class EngineLike(Protocol):
     def exec(
         self, container: str, argv: list[str], env: dict[str, str] | None = None, user: str | None = None
     ) -> ExecResult: ...
-    def mark_kept(self, run_id: str) -> None: ...
+    def mark_kept(self, run_id: str, until: float) -> None: ...
     def runs(self) -> list[RunObjects]: ...
     def remove_run(self, run_id: str) -> RunObjects: ...
     def ping(self) -> None: ...
@@ -428,10 +433,10 @@ class Engine:
         return str(raw.decode("utf-8", "replace"))
 
     # by label -------------------------------------------------------------------------
-    def mark_kept(self, run_id: str) -> None:
-        """Kept runs are spared by `gc` (but not by `down`). Labels are fixed at creation,
-        so the mark is a label on a tiny volume."""
-        self._call(self.client.volumes.create, name=f"lab-{run_id}-kept", labels={RUN: run_id, KEEP: "1"})
+    def mark_kept(self, run_id: str, until: float) -> None:
+        """Kept runs are spared by `gc` until `until` (but never by `down`). Labels are fixed
+        at creation, so the mark is a label on a tiny volume."""
+        self._call(self.client.volumes.create, name=f"lab-{run_id}-kept", labels={RUN: run_id, KEEP: str(int(until))})
 
     def runs(self) -> list[RunObjects]:
         """Every run the engine holds objects of, found by the run label."""
@@ -512,7 +517,7 @@ def _run_objects(run_id: str, items: list[Labelled]) -> RunObjects:
     return RunObjects(
         run_id=run_id,
         scenario=first(SCENARIO),
-        kept=first(KEEP) == "1",
+        kept_until=int(first(KEEP)) if first(KEEP).isdigit() else 0,
         owner=first(OWNER),
         started=int(first(STARTED) or 0),
         containers=names("container"),

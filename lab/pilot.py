@@ -48,7 +48,10 @@ PROBE = "lab-probe"  # the HTTP probe's container in a copy, and its key in the 
 LOG_LINES = 20_000  # the run folder keeps at most this many lines of each container's log
 LOG_BYTES = 4 << 20  # and at most this many characters
 EFFECTIVE = "scenario.effective.yml"  # the scenario as this run used it, when values were given from outside
-SECOND_PASS_GAP = 1.1  # seconds between the baseline's two observations
+SECOND_PASS_GAP = 1.1
+KEEP_FOR = (
+    24 * 3600.0
+)  # how long `invoke gc` spares copies kept with --keep  # seconds between the baseline's two observations
 T = TypeVar("T")
 
 
@@ -69,12 +72,14 @@ class Pilot:
         say: Say = print,
         clock: Callable[[], float] = time.monotonic,
         templates: Path | None = None,
+        keep_for: float = KEEP_FOR,
     ):
         self.engines = [engine] if not isinstance(engine, Sequence) else list(engine)
         # where each copy runs: the baseline on the first engine, the others round robin
         self.placement = fleet.place([v.name for v in scenario.variants], self.engines)
         self.scenario = scenario
         self.keep = keep
+        self.keep_for = keep_for
         self.templates = templates
         self.redact = Redactor(scenario.secrets)
         self.say = say
@@ -470,9 +475,10 @@ class Pilot:
                 )
 
     def keep_copies(self) -> None:
+        until = time.time() + self.keep_for
         for engine in self.engines:
-            engine.mark_kept(self.run_id)
-        self.hint_kept()
+            engine.mark_kept(self.run_id, until)
+        self.hint_kept(until)
 
     def save_logs(self) -> None:
         """Every container's log, capped: the last LOG_LINES lines and LOG_BYTES bytes, with a
@@ -553,8 +559,9 @@ class Pilot:
         with self.lock:
             self.result.stages[stage] = max(self.result.stages.get(stage, 0.0), seconds)
 
-    def hint_kept(self) -> None:
-        lines = [f"kept: the copies of run {self.run_id} are still up. To look inside:"]
+    def hint_kept(self, until: float) -> None:
+        ends = datetime.fromtimestamp(until, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        lines = [f"kept: the copies of run {self.run_id} are up; `invoke gc` spares them until {ends}. To look inside:"]
         for copy in self.copies.values():
             for service, info in copy.services.items():
                 lines.append(f"  docker exec -it {info.container} sh     # {copy.variant} / {service}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.engine import RUN, SERVICE, ContainerSpec, ContainerState, ExecResult, RunObjects
+from lab.engine import KEEP, RUN, SERVICE, ContainerSpec, ContainerState, ExecResult, RunObjects
 from lab.errors import BuildFailed, EngineError, EngineUnavailable
 
 RUNNING = ContainerState("running", 0, None, "")
@@ -99,8 +99,8 @@ class FakeEngine:
         lines = text.splitlines()
         return "\n".join(lines[-tail:] if tail else lines)
 
-    def mark_kept(self, run_id: str) -> None:
-        self.volumes[f"lab-{run_id}-kept"] = {RUN: run_id, "io.upgrade-pilot-lab.keep": "1"}
+    def mark_kept(self, run_id: str, until: float) -> None:
+        self.volumes[f"lab-{run_id}-kept"] = {RUN: run_id, KEEP: str(int(until))}
 
     def runs(self) -> list[RunObjects]:
         every = [*(c.labels for c in self.containers.values()), *self.networks.values(), *self.volumes.values()]
@@ -121,7 +121,10 @@ class FakeEngine:
         return RunObjects(
             run_id,
             "",
-            any(lbl.get("io.upgrade-pilot-lab.keep") for lbl in self.volumes.values() if lbl[RUN] == run_id),
+            max(
+                (int(lbl.get("io.upgrade-pilot-lab.keep", 0)) for lbl in self.volumes.values() if lbl[RUN] == run_id),
+                default=0,
+            ),
             "",
             0,
             tuple(n for n, c in self.containers.items() if c.labels[RUN] == run_id),

@@ -86,6 +86,16 @@ def test_keep_then_down(pilot, client):
     assert leftovers(client, done.run_id) == []
 
 
+def test_a_kept_run_is_spared_by_gc_until_its_time_runs_out(pilot, client):
+    done = pilot(scenario_path("regression"), "--keep-for", "15s")
+    assert done.code == 1 and "`invoke gc` spares them until" in done.stderr
+    spared = invoke("gc")
+    assert f"spared run {done.run_id} (regression) on the local engine: kept with --keep until" in spared.stderr
+    gone = f"removed run {done.run_id} (regression) on the local engine (its --keep ran out)"
+    until(lambda: gone in invoke("gc").stderr, "gc removed the run once its time ran out", timeout=60)
+    assert leftovers(client, done.run_id) == []
+
+
 def test_gc_removes_what_a_killed_pilot_left(tmp_path, client):
     with started_pilot(tmp_path, "slow-start") as (proc, run_id):
         alive = invoke("gc")

@@ -133,6 +133,7 @@ def validate(
         "name": "scenario name (see `invoke scenarios`) or path to a scenario folder",
         "engine": ENGINE_HELP + "; the copies are spread across the engines",
         "skip_unreachable": "run on the engines that answer when some named engine does not",
+        "reuse_baseline": "reuse the baseline observations of an earlier run with the same inputs on this engine (CI)",
         "keep": "leave the copies running afterwards (remove with `invoke down <run>`; gc spares them for 24 h)",
         "keep_for": "like --keep, for this long (e.g. 2h, 3d is 72h): `invoke gc` removes them afterwards",
         "out": "folder for run folders (default: pilots/)",
@@ -157,26 +158,31 @@ def pilot(
     engine: list[str] | None = None,
     skip_unreachable: bool = False,
     keep_for: str = "",
+    reuse_baseline: bool = False,
 ) -> None:
     """Run a pilot: stage baseline and candidates, run the checks, compare, report."""
     from lab import report
     from lab.pilot import Pilot
+    from lab.progress import Progress
 
     loaded = _load(name, set, matrix, candidate)
     engines = _engines(engine, skip_unreachable)
     for kind in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(kind, _raise_interrupt)
+    progress = Progress(sys.stderr)  # a status line on a terminal; plain lines otherwise (CI)
     run = Pilot(
         engines,
         loaded,
         Path(out) if out else PILOTS,
         keep=keep or bool(keep_for),
-        say=say,
+        say=progress.say,
         templates=_templates(templates),
+        reuse_baseline=reuse_baseline,
         **({"keep_for": _duration("--keep-for", keep_for)} if keep_for else {}),
     )
     try:
-        result = run.run()
+        with progress.showing(run.status_line):
+            result = run.run()
     finally:
         _copy_out(run.run_dir, {"junit.xml": junit, "results.json": json})
     print(report.summary(result, run.run_dir))

@@ -9,25 +9,19 @@ Prints one line per run and the medians; the target for the demo is a ratio of 1
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, arguments
 
-from lab import scenario  # noqa: E402
-from lab.engine import Engine  # noqa: E402
-from lab.pilot import Pilot  # noqa: E402
+from lab import scenario
+from lab.engine import Engine
+from lab.pilot import Pilot
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", nargs="?", default="demo")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = arguments(__doc__)
     loaded = scenario.load(args.scenario, ROOT / "scenarios")
     engine = Engine.connect()
     rows = []

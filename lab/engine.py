@@ -202,6 +202,7 @@ class EngineLike(Protocol):
     def runs(self) -> list[RunObjects]: ...
     def remove_run(self, run_id: str) -> RunObjects: ...
     def ping(self) -> None: ...
+    def identity(self) -> str: ...
 
 
 class Engine:
@@ -236,6 +237,10 @@ class Engine:
     def ping(self) -> None:
         """Raises EngineUnavailable when the engine does not answer (any more)."""
         self._call(self.client.ping)
+
+    def identity(self) -> str:
+        """The engine's own id: the same engine, whatever URL reaches it."""
+        return str(self._call(self.client.info).get("ID", ""))
 
     # images ---------------------------------------------------------------------------
     def image_id(self, tag: str) -> str | None:

@@ -23,6 +23,7 @@ DB = "history.sqlite"
 APPROVING = ("proceed", "proceed-with-conditions")  # decisions that approve the upgrade
 SLOWER = 1.25  # a stage this many times slower (and by at least FLOOR seconds) is named
 FLOOR = 1.0
+VERSION = 2  # of the schema below: an index of another version is rebuilt from the run folders
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS runs (
     decided_by TEXT NOT NULL,
     decided_at TEXT NOT NULL,
     folder TEXT NOT NULL,
+    baseline_key TEXT NOT NULL, -- the digest of the baseline's inputs (for --reuse-baseline)
     stamp TEXT NOT NULL         -- when results.json and approvals.jsonl last changed
 );
 CREATE INDEX IF NOT EXISTS runs_by_scenario ON runs (scenario, started_at);
@@ -57,6 +59,7 @@ class Run:
     decided_by: str
     decided_at: str
     folder: Path
+    baseline_key: str
 
 
 def runs(root: Path, scenario: str = "", exclude: str = "") -> list[Run]:
@@ -80,6 +83,7 @@ def runs(root: Path, scenario: str = "", exclude: str = "") -> list[Run]:
             r["decided_by"],
             r["decided_at"],
             Path(r["folder"]),
+            r["baseline_key"],
         )
         for r in rows
     ]
@@ -127,6 +131,9 @@ def _index(root: Path) -> Iterator[sqlite3.Connection]:
     with closing(sqlite3.connect(root / DB, timeout=30)) as db:
         db.row_factory = sqlite3.Row
         with db:  # one transaction: concurrent pilots see the index before or after, never half
+            if db.execute("PRAGMA user_version").fetchone()[0] != VERSION:
+                db.execute("DROP TABLE IF EXISTS runs")
+                db.execute(f"PRAGMA user_version = {VERSION}")
             db.executescript(SCHEMA)
             known = {r["run_id"]: r["stamp"] for r in db.execute("SELECT run_id, stamp FROM runs")}
             present = set()
@@ -157,7 +164,7 @@ def _put(db: sqlite3.Connection, folder: Path, stamp: str) -> None:
     decided = approval.records(folder)
     last = decided[-1] if decided else {}
     db.execute(
-        "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             result.run_id,
             result.scenario,
@@ -171,6 +178,7 @@ def _put(db: sqlite3.Connection, folder: Path, stamp: str) -> None:
             str(last.get("by", "")),
             str(last.get("at", "")),
             str(folder),
+            result.baseline_key,
             stamp,
         ),
     )

@@ -24,7 +24,20 @@ from typing import TypeVar
 
 import yaml
 
-from lab import approval, checks, compare, fleet, history, images, inventory, probes, rehearse, report, restore
+from lab import (
+    approval,
+    baseline_cache,
+    checks,
+    compare,
+    fleet,
+    history,
+    images,
+    inventory,
+    probes,
+    rehearse,
+    report,
+    restore,
+)
 from lab.diff import Rules
 from lab.engine import ContainerSpec, EngineLike, labels
 from lab.errors import DeadlinePassed, EngineUnavailable, Interrupted, LabError
@@ -73,6 +86,7 @@ class Pilot:
         clock: Callable[[], float] = time.monotonic,
         templates: Path | None = None,
         keep_for: float = KEEP_FOR,
+        reuse_baseline: bool = False,
     ):
         self.engines = [engine] if not isinstance(engine, Sequence) else list(engine)
         # where each copy runs: the baseline on the first engine, the others round robin
@@ -80,6 +94,7 @@ class Pilot:
         self.scenario = scenario
         self.keep = keep
         self.keep_for = keep_for
+        self.reuse_baseline = reuse_baseline
         self.templates = templates
         self.redact = Redactor(scenario.secrets)
         self.say = say
@@ -88,6 +103,7 @@ class Pilot:
         self.run_dir = out_root / scenario.name / self.run_id
         self.cancelled = threading.Event()
         self.late_signals: list[int] = []  # signals that arrived while the run folder was written
+        self.wrapping = False  # the stages are over: logs, teardown and the run folder
         self.baseline_restored = threading.Event()  # the baseline holds the client's data
         self.baseline_checked = threading.Event()  # the baseline's checks are done
         self.lock = threading.Lock()
@@ -142,6 +158,7 @@ class Pilot:
             self.result.warnings.append("".join(traceback.format_exception(err)))
         finally:
             self.cancelled.set()
+            self.wrapping = True
             with deferred_signals() as self.late_signals:
                 self.wrap_up(interrupted=interrupted is not None)
         if interrupted is not None:
@@ -155,8 +172,9 @@ class Pilot:
         self.hash_backups("before")
         self.result.stage = "build"
         refs = self.timed("build", self.build)
+        reused = self.reuse(refs)
         self.result.stage = "copies"  # stage, then check, each copy on its own
-        self.stage_and_check(refs)
+        self.stage_and_check(refs, skip=reused)
         self.result.stage = "compare"
         self.judge()
         self.result.stage = "done"
@@ -172,10 +190,39 @@ class Pilot:
         self.result.images = [ImageRecord(**item.__dict__) for item in done]
         return refs
 
-    def stage_and_check(self, refs: dict[tuple[str, str], str]) -> None:
-        pool = ThreadPoolExecutor(max_workers=len(self.scenario.variants), thread_name_prefix="copy")
+    def reuse(self, refs: dict[tuple[str, str], str]) -> set[str]:
+        """With --reuse-baseline: the copies (the baseline, its twin) whose recorded
+        observations from an earlier run with the same inputs stand in for staging them."""
+        baseline = self.scenario.baseline
+        engine = self.placement[baseline.name]
+        image_ids = {s: engine.image_id(refs[(baseline.name, s)]) or "" for s in baseline.services}
+        backups = {b.file: b.sha256_before for b in self.result.backups}
+        self.result.baseline_key = baseline_cache.key(self.scenario, engine.identity(), image_ids, backups)
+        if not self.reuse_baseline:
+            return set()
+        why = baseline_cache.why_not(self.scenario)
+        found = None
+        if not why:
+            root = self.run_dir.parent.parent
+            found = baseline_cache.find(root, self.scenario.name, self.result.baseline_key, exclude=self.run_id)
+        if found is None:
+            why = why or "no earlier run on this engine had the same images, backup and checks"
+            self.log(f"baseline: staged, not reused — {why}")
+            return set()
+        origin, copies = found
+        for copy in copies:
+            self.copies[copy.variant] = copy
+        self.result.baseline_reused_from = origin
+        self.baseline_restored.set()
+        self.baseline_checked.set()
+        self.log(f"baseline: the observations of run {origin} are reused (the same inputs on this engine)")
+        return {copy.variant for copy in copies}
+
+    def stage_and_check(self, refs: dict[tuple[str, str], str], skip: set[str]) -> None:
+        staged = [v for v in self.scenario.variants if v.name not in skip]
+        pool = ThreadPoolExecutor(max_workers=len(staged), thread_name_prefix="copy")
         try:
-            futures = [pool.submit(self.one_copy, variant, refs) for variant in self.scenario.variants]
+            futures = [pool.submit(self.one_copy, variant, refs) for variant in staged]
             wait(futures, return_when=FIRST_EXCEPTION)  # a copy that raises stops the others at once
             for future in futures:
                 future.result()
@@ -411,6 +458,10 @@ class Pilot:
             copy.observations.append(probes.run_all(engine, self.scenario, containers, probe))
 
     def judge(self) -> None:
+        if self.result.baseline_reused_from:  # recorded redacted: compare like with like
+            self.copies = {
+                n: CopyResult.model_validate_json(self.redact(c.model_dump_json())) for n, c in self.copies.items()
+            }
         baseline = self.copies[self.scenario.baseline.name]
         if not baseline.ready:
             raise LabError(f"the baseline did not start, so nothing can be compared:\n{baseline.error}")
@@ -567,6 +618,12 @@ class Pilot:
                 lines.append(f"  docker exec -it {info.container} sh     # {copy.variant} / {service}")
         lines.append(f"remove them with: invoke down {self.run_id}")
         self.say(self.redact("\n".join(lines)))
+
+    def status_line(self) -> str:
+        """What the pilot is doing now, in one line (the terminal's progress display)."""
+        stage = "tearing down and writing the run folder" if self.wrapping else self.result.stage or "starting"
+        busy = " · ".join(f"{c.variant}: {c.stage or 'waiting'}" for c in self.copies.values())
+        return f"[{self.clock() - self.t0:6.1f}s] {stage}" + (f" — {busy}" if stage == "copies" else "")
 
     def log(self, message: str) -> None:
         self.say(self.redact(f"[{self.clock() - self.t0:6.1f}s] {message}"))

@@ -214,6 +214,8 @@ class PilotResult(BaseModel):
     copies: list[CopyResult] = []
     candidates: list[CandidateVerdict] = []
     since_approved: SinceApproved | None = None  # None: no earlier run of the scenario was approved
+    baseline_reused_from: str = ""  # the run whose baseline observations this run reused (--reuse-baseline)
+    baseline_key: str = ""  # the digest of what the baseline's observations depend on (images, backup, checks)
 
     def where_stopped(self) -> str:
         """The stage the pilot was in, with each unfinished copy's own stage.

@@ -34,6 +34,9 @@ class FakeEngine:
     gone: bool = False  # the engine stopped answering: ping() says so
     url: str = ""
 
+    def identity(self) -> str:
+        return f"fake:{self.url}"
+
     def ping(self) -> None:
         if self.gone:
             raise EngineUnavailable("the Docker engine stopped answering (connection refused)")

@@ -86,3 +86,23 @@ def test_two_engines_share_one_pilot(tmp_path, client, second_engine):
     }
     with closing(docker.DockerClient(base_url=second_engine.url)) as engine2:
         assert leftovers(engine2, results["run_id"]) == [] and leftovers(client, results["run_id"]) == []
+
+
+def test_a_ci_pilot_reuses_an_unchanged_baseline(tmp_path, client):
+    greeting = "candidates.trixie.services.app.environment.GREETING"
+    first = invoke("pilot", scenario_path("passing"), "--out", str(tmp_path), "--set", f"{greeting}=hello")
+    assert first.returncode == 0, first.stderr
+    (earlier,) = tmp_path.glob("passing/*")
+    # the next release: only the candidate changed, so the baseline's observations stand
+    again = invoke(
+        "pilot", scenario_path("passing"), "--out", str(tmp_path), "--set", f"{greeting}=hallo", "--reuse-baseline"
+    )
+    assert again.returncode == 1, again.stderr
+    assert f"baseline: the observations of run {earlier.name} are reused" in again.stderr
+    assert "baseline: app ready" not in again.stderr and "baseline: checks done" not in again.stderr
+    later = next(p for p in tmp_path.glob("passing/*") if p != earlier)
+    results = json.loads((later / "results.json").read_text())
+    assert results["baseline_reused_from"] == earlier.name
+    (cand,) = results["candidates"]
+    assert cand["verdict"] == "FAIL" and any(c["status"] == "regression" for c in cand["comparisons"])
+    assert leftovers(client, results["run_id"]) == []

@@ -99,7 +99,7 @@ def test_a_kept_run_is_spared_by_gc_until_its_time_runs_out(pilot, client):
 def test_gc_removes_what_a_killed_pilot_left(tmp_path, client):
     with started_pilot(tmp_path, "slow-start") as (proc, run_id):
         alive = invoke("gc")
-        assert f"spared run {run_id} (slow-start): its pilot is still running" in alive.stderr
+        assert f"spared run {run_id} (slow-start) on the local engine: its pilot is still running" in alive.stderr
         assert len([o for o in leftovers(client, run_id) if o.startswith("container")]) == 2
         proc.kill()  # kill -9: no teardown
         proc.wait()

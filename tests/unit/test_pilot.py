@@ -214,3 +214,47 @@ def test_copies_are_spread_across_engines_and_each_is_cleaned(write_scenario, tm
         "next"
     }
     assert first.left() == 0 and second.left() == 0
+
+
+def test_a_baseline_with_the_same_inputs_is_reused_when_asked(write_scenario, tmp_path):
+    folder = write_scenario(SCENARIO, CHECKS)
+    loaded = scenario.load(str(folder))
+    first = FakeEngine()
+    earlier = Pilot(first, loaded, tmp_path / "pilots", say=lambda m: None).run()
+    assert not earlier.baseline_reused_from
+
+    engine = FakeEngine()
+    again = Pilot(engine, loaded, tmp_path / "pilots", say=lambda m: None, reuse_baseline=True).run()
+    assert again.baseline_reused_from == earlier.run_id
+    assert not any("-baseline-" in name for name in engine.started)  # no start, restore or checks of the baseline
+    assert [(c.id, c.status) for c in again.candidates[0].comparisons] == [
+        (c.id, c.status) for c in earlier.candidates[0].comparisons
+    ]
+    assert again.copies[0].observations == earlier.copies[0].observations
+    assert (
+        "its observations are those of run" in (tmp_path / "pilots" / "shop" / again.run_id / "report.md").read_text()
+    )
+
+    # a changed check file is another input: the baseline is staged again
+    (folder / "checks" / "test_copy.py").write_text(
+        CHECKS["checks/test_copy.py"].replace("broken before", "still broken")
+    )
+    changed = Pilot(
+        FakeEngine(), scenario.load(str(folder)), tmp_path / "pilots", say=lambda m: None, reuse_baseline=True
+    )
+    assert not changed.run().baseline_reused_from
+
+
+def test_without_the_flag_or_with_upgrade_steps_the_baseline_is_staged(write_scenario, tmp_path):
+    loaded = scenario.load(str(write_scenario(SCENARIO, CHECKS)))
+    Pilot(FakeEngine(), loaded, tmp_path / "pilots", say=lambda m: None).run()
+    engine = FakeEngine()
+    assert not Pilot(engine, loaded, tmp_path / "pilots", say=lambda m: None).run().baseline_reused_from
+    assert any("-baseline-" in name for name in engine.started)
+    steps = SCENARIO + "upgrade:\n  steps: [{name: move, side: baseline, service: db, run: 'true'}]\n"
+    upgrading = scenario.load(str(write_scenario(steps, CHECKS, name="up")))
+    Pilot(FakeEngine(), upgrading, tmp_path / "pilots", say=lambda m: None).run()
+    said: list[str] = []
+    result = Pilot(FakeEngine(), upgrading, tmp_path / "pilots", say=said.append, reuse_baseline=True).run()
+    assert not result.baseline_reused_from
+    assert any("not reused — the upgrade steps read from the running baseline" in line for line in said)

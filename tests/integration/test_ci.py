@@ -106,3 +106,23 @@ def test_a_ci_pilot_reuses_an_unchanged_baseline(tmp_path, client):
     (cand,) = results["candidates"]
     assert cand["verdict"] == "FAIL" and any(c["status"] == "regression" for c in cand["comparisons"])
     assert leftovers(client, results["run_id"]) == []
+
+
+def test_an_engine_that_does_not_answer_is_named(tmp_path, client):
+    local, missing = "unix:///var/run/docker.sock", f"unix://{tmp_path}/no-engine.sock"
+    refused = invoke("pilot", scenario_path("passing"), "--out", str(tmp_path), "--engine", local, "--engine", missing)
+    assert refused.returncode == 2
+    assert f"no Docker engine answers at {missing}" in refused.stderr and "--skip-unreachable" in refused.stderr
+    assert not (tmp_path / "passing").exists()  # nothing started
+    done = invoke(
+        "pilot",
+        scenario_path("passing"),
+        "--out",
+        str(tmp_path),
+        "--skip-unreachable",
+        env={"LAB_ENGINES": f"{local},{missing}"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"note: no Docker engine answers at {missing}" in done.stderr and "running on the other engines" in done.stderr
+    )

@@ -106,6 +106,11 @@ def test_a_ci_pilot_reuses_an_unchanged_baseline(tmp_path, client):
     (cand,) = results["candidates"]
     assert cand["verdict"] == "FAIL" and any(c["status"] == "regression" for c in cand["comparisons"])
     assert leftovers(client, results["run_id"]) == []
+    listed = invoke("history", "--scenario", "passing", "--out", str(tmp_path))
+    rows = listed.stdout.splitlines()
+    assert rows[0].split()[:4] == ["RUN", "STARTED", "(UTC)", "SCENARIO"] and len(rows) == 3, listed.stdout
+    assert rows[1].startswith(later.name) and "trixie FAIL" in rows[1]
+    assert rows[2].startswith(earlier.name) and "trixie PASS" in rows[2]
 
 
 def test_an_engine_that_does_not_answer_is_named(tmp_path, client):

@@ -360,6 +360,21 @@ def _gc_one(eng: Any, all_runs: bool) -> int:
     return removed
 
 
+@task(
+    help={
+        "runs": "rounds (each runs every kind once, alternating)",
+        "quick": "only the floor and the demo pilot",
+        "json": "where to write the figures (default: bench/results.json)",
+    }
+)
+def bench(c: Context, runs: int = 3, quick: bool = False, json: str = "") -> None:
+    """Benchmark: the demo pilot against the same work by hand (bench/floor.sh), and at scale."""
+    args = [sys.executable, str(ROOT / "bench" / "suite.py"), "--runs", str(runs)]
+    args += ["--quick"] if quick else []
+    args += ["--json", json] if json else []
+    c.run(" ".join(map(_quote, args)), pty=False, echo=True)
+
+
 @task(help={"unit": "only the fast tests that need no Docker engine", "k": "pytest -k expression"})
 def test(c: Context, unit: bool = False, k: str = "") -> None:
     """Run the test suite (engine tests included unless --unit)."""

@@ -49,19 +49,98 @@ def pytest_command(scenario: Scenario, copy_file: Path, ini_file: Path) -> list[
     ]
 
 
-def run(
-    scenario: Scenario,
-    variant: str,
-    containers: dict[str, str],
-    work: Path,
-    timeout: float,
-    cancelled: threading.Event,
-    engine_url: str = "",
-) -> tuple[list[CheckResult], str]:
-    """Run every test file against one copy; returns the results and pytest's output.
+class Checking:
+    """One copy's pytest process, started as the copy starts: Python's and pytest's start-up,
+    the imports and the collection overlap with the containers' start. The tests run when
+    `go()` says so, and not at all after `stop()`."""
 
-    The process is killed at the deadline or as soon as the run is cancelled; the
-    outcomes of the tests that finished before are kept."""
+    def __init__(self, proc: subprocess.Popen[bytes], gate: int, work: Path):
+        self.proc = proc
+        self.gate = gate  # our end of the pipe the plugin waits on
+        self.work = work
+
+    def go(self) -> None:
+        self._say(b"go\n")
+
+    def stop(self) -> None:
+        """The copy will not be checked: end the process (it has run no test)."""
+        self._say(b"stop\n")
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._close_output()
+
+    def finish(self, timeout: float, cancelled: threading.Event) -> tuple[list[CheckResult], str]:
+        """Wait for the tests; returns the results and pytest's output. The process is killed
+        at the deadline or as soon as the run is cancelled; the outcomes of the tests that
+        finished before are kept."""
+        proc = self.proc
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                output, _ = proc.communicate(timeout=POLL)
+                break
+            except subprocess.TimeoutExpired:  # retrying communicate() loses no output
+                if cancelled.is_set() or time.monotonic() > deadline:
+                    proc.kill()
+                    output, _ = proc.communicate()
+                    break
+        text = output.decode("utf-8", "replace")
+        results = _read(self.work / "outcomes.json")
+        if cancelled.is_set():
+            results.append(CheckResult(id="(checks)", outcome=Outcome.ERROR, message="stopped: the run was cancelled"))
+        elif time.monotonic() > deadline:
+            results.append(
+                CheckResult(
+                    id="(checks)",
+                    outcome=Outcome.ERROR,
+                    message=f"checks did not finish within {timeout:g} s (timeouts.checks)",
+                )
+            )
+        elif not results and proc.returncode not in (0, 5):
+            lines = text.strip().splitlines()
+            results.append(
+                CheckResult(
+                    id="(checks)",
+                    outcome=Outcome.ERROR,
+                    message=lines[-1] if lines else f"pytest exited with {proc.returncode}",
+                    detail="\n".join(lines[-40:]),
+                )
+            )
+        return results, text
+
+    def close(self) -> None:
+        """Whatever happened: the process ends and nothing of it stays open."""
+        if self.gate >= 0:
+            self.stop()
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._close_output()
+
+    def _say(self, word: bytes) -> None:
+        if self.gate < 0:
+            return
+        try:
+            os.write(self.gate, word)
+        except OSError:
+            pass  # the process has ended already: finish() reports how
+        finally:
+            os.close(self.gate)
+            self.gate = -1
+
+    def _close_output(self) -> None:
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def start(
+    scenario: Scenario, variant: str, containers: dict[str, str], work: Path, engine_url: str = ""
+) -> Checking:
+    """Start the pytest process of one copy; it waits for `go()` before running a test."""
     work.mkdir(parents=True, exist_ok=True)
     results_file = work / "outcomes.json"
     recorded_file = work / "recorded.json"
@@ -88,47 +167,38 @@ def run(
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path)
     if engine_url:  # the copy's engine, for the sessions (and testinfra's docker backend) in the child
         env["DOCKER_HOST"] = engine_url
-    proc = subprocess.Popen(
-        pytest_command(scenario, copy_file, ini_file),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=scenario.folder,
-    )
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            output, _ = proc.communicate(timeout=POLL)
-            break
-        except subprocess.TimeoutExpired:  # retrying communicate() loses no output
-            if cancelled.is_set() or time.monotonic() > deadline:
-                proc.kill()
-                output, _ = proc.communicate()
-                break
-    text = output.decode("utf-8", "replace")
-    results = _read(results_file)
-    if cancelled.is_set():
-        results.append(CheckResult(id="(checks)", outcome=Outcome.ERROR, message="stopped: the run was cancelled"))
-    elif time.monotonic() > deadline:
-        results.append(
-            CheckResult(
-                id="(checks)",
-                outcome=Outcome.ERROR,
-                message=f"checks did not finish within {timeout:g} s (timeouts.checks)",
-            )
+    gate_in, gate_out = os.pipe()  # not stdin: pytest's capture takes fd 0
+    try:
+        proc = subprocess.Popen(
+            [*pytest_command(scenario, copy_file, ini_file), "--lab-gate", str(gate_in)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=scenario.folder,
+            pass_fds=[gate_in],
         )
-    elif not results and proc.returncode not in (0, 5):
-        lines = text.strip().splitlines()
-        results.append(
-            CheckResult(
-                id="(checks)",
-                outcome=Outcome.ERROR,
-                message=lines[-1] if lines else f"pytest exited with {proc.returncode}",
-                detail="\n".join(lines[-40:]),
-            )
-        )
-    return results, text
+    except BaseException:
+        os.close(gate_out)
+        raise
+    finally:
+        os.close(gate_in)
+    return Checking(proc, gate_out, work)
+
+
+def run(
+    scenario: Scenario,
+    variant: str,
+    containers: dict[str, str],
+    work: Path,
+    timeout: float,
+    cancelled: threading.Event,
+    engine_url: str = "",
+) -> tuple[list[CheckResult], str]:
+    """Start the checks of a copy that is ready, and wait for them."""
+    checking = start(scenario, variant, containers, work, engine_url)
+    checking.go()
+    return checking.finish(timeout, cancelled)
 
 
 def recorded(work: Path) -> list[Observation]:

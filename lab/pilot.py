@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
@@ -104,6 +104,8 @@ class Pilot:
         self.cancelled = threading.Event()
         self.late_signals: list[int] = []  # signals that arrived while the run folder was written
         self.wrapping = False  # the stages are over: logs, teardown and the run folder
+        # side work of the copies (a probe's start, the inventory), off their critical path
+        self.background = ThreadPoolExecutor(max_workers=2 * len(scenario.variants), thread_name_prefix="side")
         self.baseline_restored = threading.Event()  # the baseline holds the client's data
         self.baseline_checked = threading.Event()  # the baseline's checks are done
         self.lock = threading.Lock()
@@ -158,6 +160,7 @@ class Pilot:
             self.result.warnings.append("".join(traceback.format_exception(err)))
         finally:
             self.cancelled.set()
+            self.background.shutdown(wait=False, cancel_futures=True)
             self.wrapping = True
             with deferred_signals() as self.late_signals:
                 self.wrap_up(interrupted=interrupted is not None)
@@ -249,10 +252,28 @@ class Pilot:
                 self.baseline_checked.set()
 
     def _one_copy(self, variant: Variant, refs: dict[tuple[str, str], str]) -> None:
+        names = CopyNames(self.run_id, variant.name)
+        checking = None
+        if self.scenario.test_files and variant.name != TWIN:  # the twin only samples noise
+            checking = checks.start(
+                self.scenario,
+                variant.name,
+                {s: names.container(s) for s in variant.services},
+                self.run_dir / "checks" / variant.name,
+                self.placement[variant.name].url,
+            )
+        try:
+            self._stage_and_check(variant, refs, names, checking)
+        finally:
+            if checking is not None:
+                checking.close()
+
+    def _stage_and_check(
+        self, variant: Variant, refs: dict[tuple[str, str], str], names: CopyNames, checking: checks.Checking | None
+    ) -> None:
         copy = self.copies[variant.name]
         copy.stage = "start"
         engine = self.placement[variant.name]
-        names = CopyNames(self.run_id, variant.name)
         copy.services = {
             s: ServiceInfo(container=names.container(s), image=refs[(variant.name, s)]) for s in variant.services
         }
@@ -262,7 +283,11 @@ class Pilot:
         moved = {s.into.service for s in self.scenario.upgrade.steps if s.into and s.into.side == "candidate"}
         artefacts = [restore.Artefact(*item) for item in self.scenario.backups if not (migrating and item[0] in moved)]
 
+        probe: list[Future[str]] = []  # the HTTP probe, started with the copy's first service
+
         def place_files(service: str, container: str) -> None:
+            if self.scenario.checks.http and not probe:  # the copy's network exists now
+                probe.append(self.background.submit(self.start_probe, variant, names, refs))
             for item in artefacts:
                 if item.service == service and item.before_start:
                     self.log(f"{variant.name}: placing {item.spec.file} into {service}...")
@@ -305,9 +330,7 @@ class Pilot:
         copy.ready = True
         copy.seconds["start_ready"] = round(self.clock() - start, 3)
         self.slowest("start_ready", copy.seconds["start_ready"])
-        for info in copy.services.values():
-            info.image_id = engine.image_summary(info.image)["id"]
-            info.os, info.packages = inventory.describe(engine, info.container)
+        described = self.describe(engine, copy)  # in the background, while the copy is checked
         containers = {s: i.container for s, i in copy.services.items()}
         if migrating and not copy.upgrade:  # steps that move no data into a service: after staging
             self.rehearse(variant, copy, containers)
@@ -321,21 +344,28 @@ class Pilot:
             raise Interrupted("stopped before the checks")
         copy.stage = "checks"
         t_checks = self.clock()
-        if self.scenario.test_files and variant.name != TWIN:  # the twin only samples noise
-            results, output = checks.run(
-                self.scenario,
-                variant.name,
-                containers,
-                self.run_dir / "checks" / variant.name,
-                self.scenario.timeouts.checks,
-                self.cancelled,
-                engine.url,
-            )
+        # The declarative checks first; then the tests (their process has started up
+        # meanwhile); then the baseline's second observation, which must come more than a
+        # second after the first: the tests fill that time.
+        prober = probe[0].result() if probe else None
+        declarative = bool(probes.all_checks(self.scenario))
+        first = probes.run_all(engine, self.scenario, containers, prober) if declarative else []
+        first_done = self.clock()
+        recorded = []
+        if checking is not None:
+            checking.go()
+            results, output = checking.finish(self.scenario.timeouts.checks, self.cancelled)
             (self.run_dir / "checks" / variant.name / "pytest.log").write_text(output, encoding="utf-8")
             copy.checks += results
-            copy.observations = [checks.recorded(self.run_dir / "checks" / variant.name)]
-        if probes.all_checks(self.scenario):
-            self.observe(variant, names, copy, containers, refs)
+            recorded = checks.recorded(self.run_dir / "checks" / variant.name)
+        copy.observations = [recorded + first]
+        if declarative and variant.name == self.scenario.baseline.name and self.scenario.checks.noise.second_run:
+            # Second-resolution timestamps in the answers must vary between the baseline's
+            # two observations as they would between baseline and candidate.
+            if self.cancelled.wait(max(0.0, first_done + SECOND_PASS_GAP - self.clock())):
+                raise Interrupted("stopped while observing the baseline")
+            copy.observations.append(probes.run_all(engine, self.scenario, containers, prober))
+        described.result()
         copy.seconds["checks"] = round(self.clock() - t_checks, 3)
         self.slowest("checks", copy.seconds["checks"])
         outcomes = copy.outcomes()
@@ -424,38 +454,29 @@ class Pilot:
         self.log(f"{variant.name}: {state} {record.file} into {record.service} ({record.seconds:.1f} s)")
         return record
 
-    def observe(
-        self,
-        variant: Variant,
-        names: CopyNames,
-        copy: CopyResult,
-        containers: dict[str, str],
-        refs: dict[tuple[str, str], str],
-    ) -> None:
-        """Run the declarative checks; the baseline twice, to learn its noise."""
-        engine = self.placement[variant.name]
-        probe = None
-        if self.scenario.checks.http:
-            probe = names.container(PROBE)
-            engine.start(
-                ContainerSpec(
-                    name=probe,
-                    image=refs[(variant.name, PROBE)],
-                    network=names.network,
-                    aliases=(PROBE,),
-                    labels=labels(self.run_id, self.scenario.name, variant.name, PROBE),
-                )
+    def start_probe(self, variant: Variant, names: CopyNames, refs: dict[tuple[str, str], str]) -> str:
+        """The HTTP probe's container on the copy's network; returns its name."""
+        probe = names.container(PROBE)
+        self.placement[variant.name].start(
+            ContainerSpec(
+                name=probe,
+                image=refs[(variant.name, PROBE)],
+                network=names.network,
+                aliases=(PROBE,),
+                labels=labels(self.run_id, self.scenario.name, variant.name, PROBE),
             )
-        kept = copy.observations[0] if copy.observations else []
-        copy.observations = [kept + probes.run_all(engine, self.scenario, containers, probe)]
-        finished = self.clock()
-        if variant.name == self.scenario.baseline.name and self.scenario.checks.noise.second_run:
-            # Sample again more than a second after every answer of the first pass, so that
-            # second-resolution timestamps in the answers vary between the two baseline
-            # observations as they would between baseline and candidate.
-            if self.cancelled.wait(max(0.0, finished + SECOND_PASS_GAP - self.clock())):
-                raise Interrupted("stopped while observing the baseline")
-            copy.observations.append(probes.run_all(engine, self.scenario, containers, probe))
+        )
+        return probe
+
+    def describe(self, engine: EngineLike, copy: CopyResult) -> Future[None]:
+        """Image ids, OS and package versions of the copy's services, found in a thread."""
+
+        def work() -> None:
+            for info in copy.services.values():
+                info.image_id = engine.image_summary(info.image)["id"]
+                info.os, info.packages = inventory.describe(engine, info.container)
+
+        return self.background.submit(work)
 
     def judge(self) -> None:
         if self.result.baseline_reused_from:  # recorded redacted: compare like with like

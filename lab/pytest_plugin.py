@@ -12,6 +12,7 @@ the declarative checks.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,19 @@ class LabCopy:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--lab-copy", help="JSON file describing the copy under test (set by the pilot)")
+    parser.addoption("--lab-gate", type=int, help="file descriptor to wait on for 'go' before the tests run")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Started early, the process imports and collects while the copy starts, then waits
+    here until the pilot says go (or stop: the copy did not start)."""
+    gate = session.config.getoption("--lab-gate")
+    if gate is None:
+        return
+    with os.fdopen(gate, "rb") as pipe:
+        word = pipe.readline().strip()
+    if word != b"go":
+        pytest.exit("not run: the copy was not checked", returncode=0)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,0 +1,136 @@
+"""`invoke bench`: the pilot against the floor (bench/floor.sh, the same work by hand with
+the docker CLI), and at scale — alternating, round by round, so that drift of the machine
+cancels out. Prints medians and ratios; writes every figure to a JSON file.
+
+    python bench/suite.py [--runs N] [--json PATH] [--quick]
+
+Kinds (each a fresh process, timed from start to exit, with warm images):
+  floor            bench/floor.sh: both copies, readiness, the checks batched, teardown
+  pilot            `invoke pilot demo`
+  floor 200        the floor with 200 trivial commands more per container
+  pilot 200        the demo with 200 trivial command checks more per copy
+  pilot 1/2/4      the demo with 1, 2 and 4 candidates (a matrix; the same images)
+Also the peak memory (RSS) of the largest lab process of each pilot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT
+
+from lab import images, scenario
+from lab.engine import Engine
+
+CANDIDATE = "candidates.debian13.services.app.environment.LAB_BENCH_RELEASE"
+TRIVIAL = "checks.command=[{}]"
+
+
+def trivial_checks(n: int) -> str:
+    """--set value: the demo's command check plus n trivial ones."""
+    items = [
+        "{name: schema dump used for the nightly backup, service: db, run: pg_dump --schema-only --no-owner invoices,"
+        " ignore: {regex: ['^-- Dumped (from database|by pg_dump) version .*$']}}"
+    ]
+    items += [f"{{name: trivial {i}, service: {'db' if i % 2 else 'app'}, run: 'echo {i}'}}" for i in range(2 * n)]
+    return "checks.command=[" + ", ".join(items) + "]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
+    parser.add_argument("--quick", action="store_true", help="only the floor and the pilot")
+    args = parser.parse_args()
+
+    demo = scenario.load("demo", ROOT / "scenarios")
+    engine = Engine.connect()
+    refs, _ = images.ensure({v.name: engine for v in demo.variants}, demo, images.plan(demo), time.monotonic)
+    floor_images = [refs[(copy, service)] for copy in ("baseline", "debian13") for service in ("db", "app")]
+    with tempfile.TemporaryDirectory() as out:
+        pilot = [sys.executable, "-m", "invoke", "pilot", "demo", "--out", out, "--set"]
+        kinds: dict[str, list[str]] = {
+            "floor": ["bash", str(ROOT / "bench" / "floor.sh"), *floor_images],
+            "pilot": [*pilot, f"{CANDIDATE}=1"],
+        }
+        if not args.quick:
+            kinds |= {
+                "floor 200": ["bash", str(ROOT / "bench" / "floor.sh"), *floor_images, "200"],
+                "pilot 200": [*pilot, f"{CANDIDATE}=1", "--set", trivial_checks(100)],
+                "pilot 2 candidates": [*pilot[:-1], "--matrix", f"{CANDIDATE}=1,2"],
+                "pilot 4 candidates": [*pilot[:-1], "--matrix", f"{CANDIDATE}=1,2,3,4"],
+            }
+        run(kinds["pilot"], out)  # warm: images, the probe, the page cache
+        seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
+        memory: dict[str, list[float]] = {kind: [] for kind in kinds if kind.startswith("pilot")}
+        for n in range(args.runs):
+            for kind, argv in kinds.items():
+                took, peak = run(argv, out)
+                seconds[kind].append(took)
+                if kind in memory:
+                    memory[kind].append(peak)
+                extra = f"   peak memory {peak:5.0f} MB" if kind in memory else ""
+                print(f"round {n + 1}: {kind:<20} {took:6.2f} s{extra}", flush=True)
+    medians = {kind: statistics.median(values) for kind, values in seconds.items()}
+    peaks = {kind: max(values) for kind, values in memory.items()}
+    ratios = {
+        "pilot / floor": medians["pilot"] / medians["floor"],
+    }
+    if not args.quick:
+        ratios |= {
+            "pilot 200 / floor 200": medians["pilot 200"] / medians["floor 200"],
+            "2 candidates / 1": medians["pilot 2 candidates"] / medians["pilot"],
+            "4 candidates / 1": medians["pilot 4 candidates"] / medians["pilot"],
+        }
+    print()
+    for kind, value in medians.items():
+        print(f"median {kind:<20} {value:6.2f} s" + (f"   peak memory {peaks[kind]:5.0f} MB" if kind in peaks else ""))
+    for name, ratio in ratios.items():
+        print(f"ratio  {name:<24} {ratio:5.2f}")
+    print("targets: pilot / floor <= 1.15; 4 candidates / 1 <= 2.50; peak memory < 200 MB")
+    Path(args.json).write_text(
+        json.dumps(
+            {
+                "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "runs": args.runs,
+                "seconds": seconds,
+                "medians": medians,
+                "ratios": ratios,
+                "peak_memory_mb": peaks,
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    print(f"figures: {args.json}")
+
+
+def run(argv: list[str], out: str) -> tuple[float, float]:
+    """Wall time of one run, and the peak RSS (MB) of its largest process (the process
+    itself, or one of the children it waited for: the pytest processes of the copies)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - start
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    if code not in (0, 1):
+        raise SystemExit(f"{' '.join(argv[:6])}... failed ({code}):\n{err[-2000:]}")
+    return took, usage.ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ baseline that does not start) ends with exit code 2.
 from __future__ import annotations
 
 import contextlib
+import resource
 import secrets
 import signal
 import sqlite3
@@ -599,6 +600,10 @@ class Pilot:
         try:
             self.result.warnings += report.render_all(self.result, self.run_dir, self.templates, waived)
         finally:
+            self.result.peak_memory_mb = {
+                "lab": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "largest child": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+            }
             for signum in self.late_signals:
                 name = signal.Signals(signum).name
                 self.result.warnings.append(

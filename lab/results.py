@@ -215,6 +215,7 @@ class PilotResult(BaseModel):
     candidates: list[CandidateVerdict] = []
     since_approved: SinceApproved | None = None  # None: no earlier run of the scenario was approved
     baseline_reused_from: str = ""  # the run whose baseline observations this run reused (--reuse-baseline)
+    peak_memory_mb: dict[str, float] = {}  # "lab": the pilot's own process; "largest child": pytest or Chromium
     baseline_key: str = ""  # the digest of what the baseline's observations depend on (images, backup, checks)
 
     def where_stopped(self) -> str:

@@ -164,7 +164,9 @@ def start(
     # The lab package must be importable by the child even when run from a checkout.
     package_root = str(Path(__file__).resolve().parent.parent)
     path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path)
+    # Only the lab's plugin: pytest plugins that happen to be installed (hypothesis, say) are
+    # not the scenario's, and loading them cost more than the tests themselves.
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=path, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     if engine_url:  # the copy's engine, for the sessions (and testinfra's docker backend) in the child
         env["DOCKER_HOST"] = engine_url
     gate_in, gate_out = os.pipe()  # not stdin: pytest's capture takes fd 0

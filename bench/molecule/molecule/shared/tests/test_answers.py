@@ -10,6 +10,8 @@ import pytest
 
 PASSES = int(os.environ.get("MOLBENCH_PASSES", "1"))
 PSQL = "psql --no-psqlrc --tuples-only --no-align --username=postgres --dbname=invoices --command=%s"
+TOTALS_BY_CITY = ("SELECT c.city, count(*) AS invoices, sum(i.amount) AS total"
+                  " FROM invoices i JOIN customers c ON c.id = i.customer_id GROUP BY c.city")
 GET = "curl --silent --show-error --fail http://127.0.0.1:8000%s"
 
 
@@ -22,8 +24,7 @@ def ok(result):
 def test_database_answers(lab, observation):
     db = lab.host("db")
     for _ in range(5):  # totals by city, repeat: 5
-        ok(db.run(PSQL, "SELECT c.city, count(*) AS invoices, sum(i.amount) AS total"
-                        " FROM invoices i JOIN customers c ON c.id = i.customer_id GROUP BY c.city"))
+        ok(db.run(PSQL, TOTALS_BY_CITY))
     ok(db.run(PSQL, "SELECT now() AS checked_at, count(*) AS open FROM invoices WHERE NOT paid"))
     ok(db.run("pg_dump --schema-only --no-owner invoices"))
 

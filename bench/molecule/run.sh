@@ -63,7 +63,8 @@ export MOLBENCH_BASELINE_DB MOLBENCH_BASELINE_APP MOLBENCH_CANDIDATE_DB MOLBENCH
 MOLBENCH_DB_PASSWORD=$(cat "$repo/scenarios/demo/secrets/db-password")
 export MOLBENCH_DB_PASSWORD
 
-# Molecule's and Ansible's state (ephemeral dirs, inventories, async job files) stay here.
+# Molecule's and Ansible's state (ephemeral dirs, inventories, async job files) stay here:
+# HOME for Ansible's ~/.ansible and ~/.ansible_async, one MOLECULE_EPHEMERAL_DIRECTORY per copy.
 state=$here/.state
 logs=$state/logs
 mkdir -p "$state/home" "$logs"
@@ -103,47 +104,85 @@ cleanup() {
     docker_clean "floor-$floor_pid-"
   fi
   docker_clean molbench-
+  rm -rf "$state/ephemeral"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'echo "interrupted: cleaning up" >&2; exit 130' INT TERM
 
 now() { date +%s.%N; }
 elapsed() { awk -v end="$(now)" -v start="$1" 'BEGIN { printf "%.3f", end - start }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-plain() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
+
+# Molecule's output, each line prefixed with the time it was written (for the phase times).
+stamp() { local line; while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done; }
+export -f stamp
+plain() { sed -E 's/^[0-9]+\.[0-9]+ //; s/\x1b\[[0-9;]*m//g' "$1"; }
 
 # The pytest summary line of a copy's verify step, e.g. "4 failed, 10 passed in 5.21s".
 summary() { plain "$1" | grep -E '^=+ .*(passed|failed).* in [0-9.]+s' | tail -n 1 | sed -E 's/^=+ //; s/ =+$//' || true; }
+
+# Where a copy's time went: Molecule's start, each step of its test sequence, its exit.
+phases() {  # log start end
+  sed 's/\x1b\[[0-9;]*m//g' "$1" | awk -v start="$2" -v end="$3" '
+    match($0, /\[[a-z]+ > [a-z_]+\] Execut/) {
+      step = substr($0, RSTART + 1, RLENGTH - 9); sub(/^[a-z]+ > /, "", step); sub(/\].*/, "", step)
+      if ($0 ~ /Executing$/) { begin[step] = $1; if (!first) first = $1; order[++n] = step }
+      else done[step] = $1
+    }
+    { last = $1 }
+    END {
+      if (!first) { print "no steps"; exit }
+      printf "start %.1f", first - start
+      for (i = 1; i <= n; i++) if (order[i] in done) printf ", %s %.1f", order[i], done[order[i]] - begin[order[i]]
+      printf ", exit %.1f\n", end - last
+    }'
+}
 
 seconds=""   # the last run's wall time
 status=0     # 1 once a run had an outcome other than the expected one
 
 # --- one Molecule run: both copies at once, each its own `molecule test` ---------------------
+molecule_copy() {  # copy run-number: starts `molecule test` for the copy in its own process group
+  (cd "$here" && MOLECULE_EPHEMERAL_DIRECTORY=$state/ephemeral/$1 \
+     exec setsid bash -c 'set -o pipefail; molecule test --scenario-name "$1" 2>&1 | stamp' _ "$1") \
+     >"$logs/run$2-$1.log" 2>&1 &
+}
+
 molecule_run() {  # run number
-  local n=$1 start pid_b pid_c rc_b=0 rc_c=0 sum_b sum_c
+  local n=$1 start pid_b pid_c rc rc_b=0 rc_c=0 which end_b end_c sum_b sum_c
   docker_clean molbench-
+  # Every run starts from nothing: Molecule's own record of what it created and prepared
+  # (state.yml, inventory) goes too, or an interrupted run would make the next one skip create.
+  rm -rf "$state/ephemeral"
   start=$(now)
-  (cd "$here" && exec setsid molecule test --scenario-name baseline) >"$logs/run$n-baseline.log" 2>&1 &
+  molecule_copy baseline "$n"
   pid_b=$!
-  (cd "$here" && exec setsid molecule test --scenario-name candidate) >"$logs/run$n-candidate.log" 2>&1 &
+  molecule_copy candidate "$n"
   pid_c=$!
   started=("$pid_b" "$pid_c")
-  wait "$pid_b" || rc_b=$?
-  wait "$pid_c" || rc_c=$?
+  rc=0
+  wait -n -p which "$pid_b" "$pid_c" || rc=$?   # whichever copy finishes first, then the other
+  if [ "$which" = "$pid_b" ]; then
+    rc_b=$rc; end_b=$(now); wait "$pid_c" || rc_c=$?; end_c=$(now)
+  else
+    rc_c=$rc; end_c=$(now); wait "$pid_b" || rc_b=$?; end_b=$(now)
+  fi
   started=()
   # Molecule's destroy keeps named volumes; floor.sh removes its volumes inside its time.
   docker volume rm molbench-baseline-pgdata molbench-candidate-pgdata >/dev/null 2>&1 || true
   seconds=$(elapsed "$start")
   sum_b=$(summary "$logs/run$n-baseline.log")
   sum_c=$(summary "$logs/run$n-candidate.log")
-  echo "molecule run $n: ${seconds}s  baseline: rc=$rc_b, ${sum_b:-no verifier summary}; candidate: rc=$rc_c, ${sum_c:-no verifier summary}"
+  echo "molecule run $n: ${seconds}s"
+  echo "  baseline:  rc=$rc_b, ${sum_b:-no verifier summary}; s: $(phases "$logs/run$n-baseline.log" "$start" "$end_b")"
+  echo "  candidate: rc=$rc_c, ${sum_c:-no verifier summary}; s: $(phases "$logs/run$n-candidate.log" "$start" "$end_c")"
   if [ "$rc_b" -ne 0 ] || [[ "$sum_b" != "16 passed in"* ]]; then
     echo "  unexpected baseline outcome (want rc=0, 16 passed): see $logs/run$n-baseline.log"; status=1
   fi
   if [ "$rc_c" -eq 0 ] || [[ "$sum_c" != "4 failed, 10 passed in"* ]]; then
     echo "  unexpected candidate outcome (want the verifier's 4 failed, 10 passed): see $logs/run$n-candidate.log"; status=1
   elif [ "$n" -eq 1 ]; then
-    plain "$logs/run$n-candidate.log" | grep '^FAILED ' | sed 's/^/  candidate, as expected: /' || true
+    plain "$logs/run$n-candidate.log" | grep -E '^FAILED [^ ]+::' | sed 's/^/  candidate, as expected: /' || true
   fi
   if [ -n "$(docker ps --all --format '{{.Names}}' | grep '^molbench-' || true)$(docker network ls --format '{{.Name}}' | grep '^molbench-' || true)" ]; then
     echo "  Molecule left containers or networks behind"; status=1

@@ -364,13 +364,15 @@ def _gc_one(eng: Any, all_runs: bool) -> int:
     help={
         "runs": "rounds (each runs every kind once, alternating)",
         "quick": "only the floor and the demo pilot",
+        "molecule": "also the same work through Molecule (installs it into bench/molecule/.venv on first use)",
         "json": "where to write the figures (default: bench/results.json)",
     }
 )
-def bench(c: Context, runs: int = 3, quick: bool = False, json: str = "") -> None:
+def bench(c: Context, runs: int = 3, quick: bool = False, json: str = "", molecule: bool = False) -> None:
     """Benchmark: the demo pilot against the same work by hand (bench/floor.sh), and at scale."""
     args = [sys.executable, str(ROOT / "bench" / "suite.py"), "--runs", str(runs)]
     args += ["--quick"] if quick else []
+    args += ["--molecule"] if molecule else []
     args += ["--json", json] if json else []
     c.run(" ".join(map(_quote, args)), pty=False, echo=True)
 

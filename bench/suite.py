@@ -10,7 +10,8 @@ Kinds (each a fresh process, timed from start to exit, with warm images):
   floor 200        the floor with 200 trivial commands more per container
   pilot 200        the demo with 200 trivial command checks more per copy
   pilot 1/2/4      the demo with 1, 2 and 4 candidates (a matrix; the same images)
-Also the peak memory (RSS) of the largest lab process of each pilot.
+  molecule         (--molecule) the same work through Molecule: bench/molecule/run.sh
+Also the peak memory (RSS) of the lab's own process in each pilot.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -49,6 +51,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", default=str(ROOT / "bench" / "results.json"))
     parser.add_argument("--quick", action="store_true", help="only the floor and the pilot")
+    parser.add_argument("--molecule", action="store_true", help="also the same work through Molecule (bench/molecule)")
     args = parser.parse_args()
 
     demo = scenario.load("demo", ROOT / "scenarios")
@@ -92,6 +95,13 @@ def main() -> None:
             "ms per check (pilot, marginal)": (medians["pilot 200"] - medians["pilot"]) / 400 * 1000,
             "4 candidates / 1": medians["pilot 4 candidates"] / medians["pilot"],
         }
+    if args.molecule:
+        molecule, floor_there = through_molecule(args.runs)
+        medians |= {"molecule": molecule}
+        ratios |= {
+            "molecule / floor (its own rounds)": molecule / floor_there,
+            "molecule / pilot": molecule / medians["pilot"],
+        }
     print()
     for kind, value in medians.items():
         print(f"median {kind:<20} {value:6.2f} s" + (f"   peak memory {peaks[kind]:5.0f} MB" if kind in peaks else ""))
@@ -115,6 +125,21 @@ def main() -> None:
         encoding="utf-8",
     )
     print(f"figures: {args.json}")
+
+
+def through_molecule(runs: int) -> tuple[float, float]:
+    """bench/molecule/run.sh with floor.sh alternating: (Molecule's median, the floor's)."""
+    proc = subprocess.run(
+        ["bash", str(ROOT / "bench" / "molecule" / "run.sh"), str(runs), "--floor"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    print(proc.stdout.rstrip(), flush=True)
+    found = dict(re.findall(r"^(molecule|floor):.*median ([0-9.]+) s$", proc.stdout, re.MULTILINE))
+    if proc.returncode != 0 or len(found) != 2:
+        raise SystemExit(f"bench/molecule/run.sh failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return float(found["molecule"]), float(found["floor"])
 
 
 def run(argv: list[str], out: str) -> tuple[float, float]:

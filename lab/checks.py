@@ -137,9 +137,7 @@ class Checking:
             self.proc.stdout.close()
 
 
-def start(
-    scenario: Scenario, variant: str, containers: dict[str, str], work: Path, engine_url: str = ""
-) -> Checking:
+def start(scenario: Scenario, variant: str, containers: dict[str, str], work: Path, engine_url: str = "") -> Checking:
     """Start the pytest process of one copy; it waits for `go()` before running a test."""
     work.mkdir(parents=True, exist_ok=True)
     results_file = work / "outcomes.json"

@@ -9,7 +9,6 @@ baseline that does not start) ends with exit code 2.
 
 from __future__ import annotations
 
-import contextlib
 import resource
 import secrets
 import signal
@@ -17,7 +16,7 @@ import sqlite3
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +40,8 @@ from lab import (
 )
 from lab.diff import Rules
 from lab.engine import ContainerSpec, EngineLike, labels
-from lab.errors import DeadlinePassed, EngineUnavailable, Interrupted, LabError
+from lab.errors import EngineUnavailable, Interrupted, LabError
+from lab.interrupts import deferred_signals, pilot_deadline
 from lab.results import (
     BackupFile,
     CheckResult,
@@ -653,47 +653,6 @@ class Pilot:
 
     def log(self, message: str) -> None:
         self.say(self.redact(f"[{self.clock() - self.t0:6.1f}s] {message}"))
-
-
-@contextlib.contextmanager
-def deferred_signals() -> Iterator[list[int]]:
-    """Let the cleanup finish: Ctrl-C, SIGTERM and SIGHUP that arrive while it runs are
-    noted in the list it yields, and acted on once it is done."""
-    caught: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-    kinds = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    before = {kind: signal.signal(kind, lambda signum, frame: caught.append(signum)) for kind in kinds}
-    try:
-        yield caught
-    finally:
-        for kind, handler in before.items():
-            signal.signal(kind, handler)
-
-
-@contextlib.contextmanager
-def pilot_deadline(seconds: float) -> Iterator[None]:
-    """The whole pilot's deadline (timeouts.pilot): once it passes, DeadlinePassed is raised
-    in the main thread wherever it is, and the pilot stops and tears down as on Ctrl-C.
-    (A pilot run outside the main thread has only the deadlines of its stages.)"""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise DeadlinePassed(
-            f"the pilot did not finish within {seconds:g} s (timeouts.pilot) — raise timeouts.pilot in the"
-            " scenario if it needs longer, or look for what hangs in the stage named below"
-        )
-
-    before = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, before)
 
 
 def _now() -> str:

@@ -34,6 +34,14 @@ if ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null; then
         echo "note: without chromium the pilots write no report.pdf (install chromium and poppler-utils)" >&2
     fi
 fi
+# The engine tests start a second engine in a network namespace of its own (ip, nsenter).
+if ! command -v ip >/dev/null || ! command -v nsenter >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing iproute2 and util-linux (the engine tests' second engine)..." >&2
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iproute2 util-linux >/dev/null
+    fi
+fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "installing the lab and its dependencies into $venv..." >&2
     "$venv/bin/python" -m pip install --quiet --upgrade pip >/dev/null

@@ -85,7 +85,7 @@ def environment(templates: Path | None = None) -> jinja2.Environment:
         if not templates.is_dir():
             raise LabError(f"templates folder not found: {templates}")
         loaders.insert(0, jinja2.FileSystemLoader(templates))
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(["html", "html.j2"]),
@@ -93,6 +93,17 @@ def environment(templates: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["cell"] = cell
+    return env
+
+
+def cell(value: object) -> str:
+    """A value inside a markdown table cell: a `|` would end the cell, a newline the row.
+
+    >>> cell("SELECT a || b\nFROM t")
+    'SELECT a \\|\\| b FROM t'
+    """
+    return str(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def context(result: PilotResult, run_dir: Path, waived: dict[str, str] | None = None) -> dict[str, Any]:

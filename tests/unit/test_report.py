@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
@@ -339,3 +340,21 @@ def test_junit_names_a_candidate_that_did_not_start_and_stays_valid_xml(run_dir)
     (suite,) = ET.parse(run_dir / "junit.xml").getroot().findall("testsuite")
     assert suite.get("failures") == "1"
     assert "did not start" in suite.find("testcase/failure").get("message")
+
+
+def test_markdown_tables_keep_their_shape_whatever_the_cells_hold(run_dir):
+    result = recorded()
+    result.description = "Shop | Debian 12 today"
+    result.copies[1].description = "Debian 13\nwith a second line"
+    result.candidates[0].comparisons[0].id = result.copies[0].checks[0].id = "sql:a || b"
+    report.render_all(result, run_dir)
+    text = (run_dir / "report.md").read_text()
+    assert "| Scenario | Shop \\| Debian 12 today |" in text
+    assert "| `sql:a \\|\\| b` |" in text and "#### `sql:a || b`" in text  # escaped in tables only
+    table: list[int] = []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            table.append(len(re.findall(r"(?<!\\)\|", line)))  # the cell borders of the row
+        elif table:
+            assert len(set(table)) == 1, f"a table row has another number of cells: {table}"
+            table = []

@@ -98,7 +98,7 @@ def environment(templates: Path | None = None) -> jinja2.Environment:
 
 
 def cell(value: object) -> str:
-    """A value inside a markdown table cell: a `|` would end the cell, a newline the row.
+    r"""A value inside a markdown table cell: a `|` would end the cell, a newline the row.
 
     >>> cell("SELECT a || b\nFROM t")
     'SELECT a \\|\\| b FROM t'

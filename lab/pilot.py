@@ -50,6 +50,7 @@ from lab.results import (
     PilotResult,
     RestoreRecord,
     ServiceInfo,
+    StepRecord,
     Verdict,
 )
 from lab.scenario import TWIN, Scenario, Variant
@@ -403,10 +404,14 @@ class Pilot:
             copy.upgrade = rehearse.run_steps(
                 self.engines_of(variant), self.scenario.upgrade.steps, self.sides(containers)
             )
-        for record in copy.upgrade:
-            self.log(f"{variant.name}: upgrade step '{record.name}': {record.message} ({record.seconds:.1f} s)")
-        copy.seconds["downtime"] = round(sum(r.seconds for r in copy.upgrade), 3)
-        copy.checks += rehearse.as_checks(copy.upgrade, "upgrade")
+        self.stepped(variant, copy, "upgrade", copy.upgrade, "downtime")
+
+    def stepped(self, variant: Variant, copy: CopyResult, kind: str, records: list[StepRecord], timed: str) -> None:
+        """Say and keep what the steps of an upgrade or a rollback did; their total time."""
+        for record in records:
+            self.log(f"{variant.name}: {kind} step '{record.name}': {record.message} ({record.seconds:.1f} s)")
+        copy.seconds[timed] = round(sum(r.seconds for r in records), 3)
+        copy.checks += rehearse.as_checks(records, kind)
 
     def roll_back(self, variant: Variant, copy: CopyResult, containers: dict[str, str]) -> None:
         """The way back, rehearsed after the checks; verified where the data went back to."""
@@ -414,10 +419,7 @@ class Pilot:
         copy.rollback = rehearse.run_steps(
             self.engines_of(variant), self.scenario.upgrade.rollback, self.sides(containers)
         )
-        for record in copy.rollback:
-            self.log(f"{variant.name}: rollback step '{record.name}': {record.message} ({record.seconds:.1f} s)")
-        copy.seconds["rollback"] = round(sum(r.seconds for r in copy.rollback), 3)
-        copy.checks += rehearse.as_checks(copy.rollback, "rollback")
+        self.stepped(variant, copy, "rollback", copy.rollback, "rollback")
         last = self.scenario.upgrade.rollback[-1]
         side = last.into.side if last.into else last.side
         if all(r.ok for r in copy.rollback):

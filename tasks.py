@@ -135,7 +135,7 @@ def validate(
         "skip_unreachable": "run on the engines that answer when some named engine does not",
         "reuse_baseline": "reuse the baseline observations of an earlier run with the same inputs on this engine (CI)",
         "keep": "leave the copies running afterwards (remove with `invoke down <run>`; gc spares them for 24 h)",
-        "keep_for": "like --keep, for this long (e.g. 2h, 3d is 72h): `invoke gc` removes them afterwards",
+        "keep_for": "like --keep, for this long (e.g. 2h or 72h): `invoke gc` removes them afterwards",
         "out": "folder for run folders (default: pilots/)",
         "templates": "folder of report templates that override the built-in ones (default: LAB_TEMPLATES)",
         "junit": "also write junit.xml here (for CI)",
@@ -280,10 +280,7 @@ def verify(c: Context, run: str, expect: str = "") -> None:
     )
 
 
-@task(
-    positional=["scenario"],
-    help={"scenario": "only the runs of this scenario", "out": "folder of run folders (default: pilots/)"},
-)
+@task(help={"scenario": "only the runs of this scenario", "out": "folder of run folders (default: pilots/)"})
 @lab_errors
 def history(c: Context, scenario: str = "", out: str = "") -> None:
     """List the pilots run so far, newest first: verdicts, candidates, approval, time."""

@@ -1,6 +1,6 @@
 """Run the scenario's pytest + testinfra files against one copy, in one pytest process.
 
-The pytest start-up is paid once per copy, not per check. The process gets the copy's
+The pytest start-up is paid once per copy, not per check, while the copy starts. It gets the copy's
 containers through `lab.pytest_plugin` and writes one outcome per test, which is read back
 here, as each test finishes, so a deadline or an interrupt loses only the unfinished ones.
 """
@@ -184,21 +184,6 @@ def start(scenario: Scenario, variant: str, containers: dict[str, str], work: Pa
     finally:
         os.close(gate_in)
     return Checking(proc, gate_out, work)
-
-
-def run(
-    scenario: Scenario,
-    variant: str,
-    containers: dict[str, str],
-    work: Path,
-    timeout: float,
-    cancelled: threading.Event,
-    engine_url: str = "",
-) -> tuple[list[CheckResult], str]:
-    """Start the checks of a copy that is ready, and wait for them."""
-    checking = start(scenario, variant, containers, work, engine_url)
-    checking.go()
-    return checking.finish(timeout, cancelled)
 
 
 def recorded(work: Path) -> list[Observation]:

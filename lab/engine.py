@@ -215,8 +215,8 @@ class Engine:
     @classmethod
     def connect(cls, base_url: str | None = None) -> Engine:
         """Connect to DOCKER_HOST (or the local socket) and check that it answers."""
+        url = base_url or os.environ.get("DOCKER_HOST", "")
         try:
-            url = base_url or os.environ.get("DOCKER_HOST", "")
             ssh = url.startswith("ssh://")  # through the ssh command: keys and config as for any ssh
             client = (
                 docker.DockerClient(base_url=base_url, use_ssh_client=ssh)
@@ -232,7 +232,7 @@ class Engine:
                 f"no Docker engine answers at {where} ({_short(err)}).\n"
                 "Hint: run `invoke engine` to install and start one, or set DOCKER_HOST."
             ) from err
-        return cls(client, base_url or os.environ.get("DOCKER_HOST", ""))
+        return cls(client, url)
 
     def ping(self) -> None:
         """Raises EngineUnavailable when the engine does not answer (any more)."""

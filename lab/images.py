@@ -135,6 +135,7 @@ def ensure(
     engine); returns (variant, service) -> image ref. An image that several copies on one
     engine need is provided once; builds on different engines run at the same time."""
     engines = list({id(e): e for e in placement.values()}.values())
+    number = {id(e): n for n, e in enumerate(engines)}  # by identity: two engines may compare equal
     refs: dict[tuple[str, str], str] = {}
     unique: dict[tuple[int, str], ImagePlan] = {}
     missing: list[str] = []
@@ -159,7 +160,7 @@ def ensure(
         ).hexdigest()[:16]
         tag = f"{p.ref}:{digest}"
         refs[key] = tag
-        unique.setdefault((engines.index(engine), tag), p)
+        unique.setdefault((number[id(engine)], tag), p)
     if missing:
         raise BuildFailed(
             "\n".join(dict.fromkeys(missing)) + "\nHint: `invoke engine` provides the Debian base images;"

@@ -61,9 +61,6 @@ class Given:
         env = sorted((k, v) for k, v in (environ or {}).items() if k.startswith(ENV_PREFIX))
         return cls(tuple(sets), tuple(matrices), tuple(candidates), tuple(env))
 
-    def __bool__(self) -> bool:
-        return bool(self.sets or self.matrices or self.candidates or self.environment)
-
     def described(self) -> list[str]:
         """Each override as a person gave it, for the run folder and the report."""
         return (

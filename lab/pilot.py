@@ -63,10 +63,8 @@ PROBE = "lab-probe"  # the HTTP probe's container in a copy, and its key in the 
 LOG_LINES = 20_000  # the run folder keeps at most this many lines of each container's log
 LOG_BYTES = 4 << 20  # and at most this many characters
 EFFECTIVE = "scenario.effective.yml"  # the scenario as this run used it, when values were given from outside
-SECOND_PASS_GAP = 1.1
-KEEP_FOR = (
-    24 * 3600.0
-)  # how long `invoke gc` spares copies kept with --keep  # seconds between the baseline's two observations
+SECOND_PASS_GAP = 1.1  # seconds between the baseline's two observations
+KEEP_FOR = 24 * 3600.0  # how long `invoke gc` spares copies kept with --keep
 T = TypeVar("T")
 
 
@@ -245,30 +243,25 @@ class Pilot:
         """Stage one copy, then run the checks against it; failures are recorded, not raised."""
         copy = self.copies[variant.name]
         copy.began = round(self.clock() - self.t0, 3)
-        try:
-            self._one_copy(variant, refs)
-        finally:
-            copy.ended = round(self.clock() - self.t0, 3)
-            if variant.name == self.scenario.baseline.name:  # never leave the candidates waiting
-                self.baseline_restored.set()
-                self.baseline_checked.set()
-
-    def _one_copy(self, variant: Variant, refs: dict[tuple[str, str], str]) -> None:
         names = CopyNames(self.run_id, variant.name)
         checking = None
-        if self.scenario.test_files and variant.name != TWIN:  # the twin only samples noise
-            checking = checks.start(
-                self.scenario,
-                variant.name,
-                {s: names.container(s) for s in variant.services},
-                self.run_dir / "checks" / variant.name,
-                self.placement[variant.name].url,
-            )
         try:
+            if self.scenario.test_files and variant.name != TWIN:  # the twin only samples noise
+                checking = checks.start(
+                    self.scenario,
+                    variant.name,
+                    {s: names.container(s) for s in variant.services},
+                    self.run_dir / "checks" / variant.name,
+                    self.placement[variant.name].url,
+                )
             self._stage_and_check(variant, refs, names, checking)
         finally:
             if checking is not None:
                 checking.close()
+            copy.ended = round(self.clock() - self.t0, 3)
+            if variant.name == self.scenario.baseline.name:  # never leave the candidates waiting
+                self.baseline_restored.set()
+                self.baseline_checked.set()
 
     def _stage_and_check(
         self, variant: Variant, refs: dict[tuple[str, str], str], names: CopyNames, checking: checks.Checking | None

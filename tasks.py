@@ -32,8 +32,11 @@ def lab_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from lab.cancel import SIGNALS
         from lab.errors import LabError
 
+        for kind in SIGNALS:  # explicitly: a process started from a background job inherits SIGINT as ignored
+            signal.signal(kind, _raise_interrupt)
         try:
             return fn(*args, **kwargs)
         except LabError as err:
@@ -59,7 +62,7 @@ def lab_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 @lab_errors
 def engine(c: Context, base_images: bool = True) -> None:
     """Make a Docker engine reachable (installing and starting one if needed) and provide the base images."""
-    from lab import provision
+    from lab.engine import provision
 
     eng = provision.ensure_engine(say)
     version = eng.client.version()
@@ -97,14 +100,14 @@ ENGINE_HELP = (
 
 
 def _engines(named: list[str] | None, skip_unreachable: bool = False) -> list[Any]:
-    from lab import fleet
+    from lab.engine import fleet
 
     return fleet.connect_all(fleet.urls(named or []), skip_unreachable, say)
 
 
 def _load(name: str, sets: list[str] | None, matrices: list[str] | None, candidates: list[str] | None) -> Any:
     from lab import scenario
-    from lab.overrides import Given
+    from lab.scenario.overrides import Given
 
     return scenario.load(name, SCENARIOS, Given.of(sets or [], matrices or [], candidates or [], os.environ))
 
@@ -161,38 +164,35 @@ def pilot(
     reuse_baseline: bool = False,
 ) -> None:
     """Run a pilot: stage baseline and candidates, run the checks, compare, report."""
-    from lab import report
-    from lab.pilot import Pilot
+    from lab.cancel import Token, handle_signals
+    from lab.pipeline import pilot as pipeline
+    from lab.pipeline.context import Options
     from lab.progress import Progress
+    from lab.records import report
 
-    loaded = _load(name, set, matrix, candidate)
-    engines = _engines(engine, skip_unreachable)
-    for kind in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(kind, _raise_interrupt)
-    progress = Progress(sys.stderr)  # a status line on a terminal; plain lines otherwise (CI)
-    run = Pilot(
-        engines,
-        loaded,
-        Path(out) if out else PILOTS,
-        keep=keep or bool(keep_for),
-        say=progress.say,
-        templates=_templates(templates),
-        reuse_baseline=reuse_baseline,
-        **({"keep_for": _duration("--keep-for", keep_for)} if keep_for else {}),
-    )
-    try:
-        with progress.showing(run.status_line):
-            result = run.run()
-    finally:
-        _copy_out(run.run_dir, {"junit.xml": junit, "results.json": json})
-    print(report.summary(result, run.run_dir))
+    token = Token()
+    with handle_signals(token):  # from here on, Ctrl-C, SIGTERM and SIGHUP stop the run through the token
+        loaded = _load(name, set, matrix, candidate)
+        engines = _engines(engine, skip_unreachable)
+        token.check()  # stopped before the pilot began: nothing to tear down
+        progress = Progress(sys.stderr)  # a status line on a terminal; plain lines otherwise (CI)
+        options = Options(keep=keep or bool(keep_for), reuse_baseline=reuse_baseline, templates=_templates(templates))
+        if keep_for:
+            options.keep_for = _duration("--keep-for", keep_for)
+        ctx = pipeline.prepare(engines, loaded, Path(out) if out else PILOTS, options, say=progress.say, token=token)
+        try:
+            with progress.showing(ctx.status_line):
+                result = pipeline.run(ctx)
+        finally:
+            _copy_out(ctx.run_dir, {"junit.xml": junit, "results.json": json})
+    print(report.summary(result, ctx.run_dir))
     if result.exit_code:
         raise Exit(code=result.exit_code)
 
 
 def _duration(option: str, text: str) -> float:
     from lab.errors import LabError
-    from lab.model import parse_duration
+    from lab.scenario.model import parse_duration
 
     try:
         return parse_duration(text)
@@ -219,8 +219,8 @@ def _copy_out(run_dir: Path, wanted: dict[str, str]) -> None:
 @lab_errors
 def report(c: Context, run: str, templates: str = "") -> None:
     """Render every report format of a run again from its results.json (no Docker needed)."""
-    from lab import approval, report
     from lab.errors import LabError
+    from lab.records import approval, report
 
     run_dir = approval.find_run(run, PILOTS)
     if (run_dir / approval.APPROVALS).is_file():
@@ -250,7 +250,7 @@ def approve(
     c: Context, run: str, by: str = "", decision: str = "", note: str = "", waive: list[str] | None = None
 ) -> None:
     """Record the client's decision with the SHA-256 of every artefact of the run."""
-    from lab import approval
+    from lab.records import approval
 
     run_dir = approval.find_run(run, PILOTS)
     record = approval.approve(run_dir, by, decision, note, waive or [])
@@ -266,7 +266,7 @@ def approve(
 @lab_errors
 def verify(c: Context, run: str, expect: str = "") -> None:
     """Check that every approved artefact of a run is unchanged and the record chain is intact."""
-    from lab import approval
+    from lab.records import approval
 
     run_dir = approval.find_run(run, PILOTS)
     problems = approval.verify(run_dir, expect)
@@ -284,7 +284,7 @@ def verify(c: Context, run: str, expect: str = "") -> None:
 @lab_errors
 def history(c: Context, scenario: str = "", out: str = "") -> None:
     """List the pilots run so far, newest first: verdicts, candidates, approval, time."""
-    from lab import history
+    from lab.records import history
 
     found = history.runs(Path(out) if out else PILOTS, scenario)
     if not found:
@@ -310,7 +310,7 @@ def _templates(given: str) -> Path | None:
 @lab_errors
 def down(c: Context, run_id: str, engine: list[str] | None = None) -> None:
     """Remove every container, network and volume of a run (e.g. one kept with --keep), on every engine."""
-    from lab import fleet
+    from lab.engine import fleet
 
     for eng in _engines(engine, skip_unreachable=True):
         gone = eng.remove_run(run_id)
@@ -336,7 +336,7 @@ def gc(c: Context, all_runs: bool = False, engine: list[str] | None = None) -> N
 
 
 def _gc_one(eng: Any, all_runs: bool) -> int:
-    from lab import fleet
+    from lab.engine import fleet
 
     where = f" on {fleet.shown(eng.url)}"
     removed = 0

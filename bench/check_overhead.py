@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lab import scenario  # noqa: E402
-from lab.engine import Engine  # noqa: E402
-from lab.pilot import Pilot  # noqa: E402
+from lab import scenario
+from lab.engine.client import Engine
+from lab.pipeline import pilot
 
 
 def main() -> None:
@@ -47,7 +47,7 @@ def main() -> None:
             + "\n"
         )
         loaded = scenario.load(str(folder))
-        result = Pilot(Engine.connect(), loaded, Path(tmp, "out"), say=lambda m: None).run()
+        result = pilot.run(pilot.prepare(Engine.connect(), loaded, Path(tmp, "out"), say=lambda m: None))
     for copy in result.copies:
         trips = [s for obs in copy.observations[0] for s in obs.seconds]
         wall = copy.seconds["checks"]

@@ -18,9 +18,10 @@ from pathlib import Path
 from common import ROOT, arguments
 
 from lab import scenario
-from lab.engine import Engine
-from lab.overrides import Given
-from lab.pilot import Pilot
+from lab.engine.client import Engine
+from lab.pipeline import pilot
+from lab.pipeline.context import Options
+from lab.scenario.overrides import Given
 
 
 def main() -> None:
@@ -38,11 +39,13 @@ def main() -> None:
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
     with tempfile.TemporaryDirectory() as out:
         warm = scenario.load(args.scenario, ROOT / "scenarios", kinds["1 candidate"][0])
-        Pilot(engine, warm, Path(out), say=lambda m: None).run()  # warm images, and a baseline to reuse
+        pilot.run(pilot.prepare(engine, warm, Path(out), say=lambda m: None))  # warm images, and a baseline to reuse
         for n in range(args.runs):
             for kind, (given, reuse) in kinds.items():
                 loaded = scenario.load(args.scenario, ROOT / "scenarios", given)
-                result = Pilot(engine, loaded, Path(out), say=lambda m: None, reuse_baseline=reuse).run()
+                result = pilot.run(
+                    pilot.prepare(engine, loaded, Path(out), Options(reuse_baseline=reuse), say=lambda m: None)
+                )
                 assert not reuse or result.baseline_reused_from, "the baseline was not reused"
                 total = result.stages["total"]
                 times[kind].append(total)

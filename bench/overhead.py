@@ -16,8 +16,8 @@ from pathlib import Path
 from common import ROOT, arguments
 
 from lab import scenario
-from lab.engine import Engine
-from lab.pilot import Pilot
+from lab.engine.client import Engine
+from lab.pipeline import pilot
 
 
 def main() -> None:
@@ -26,9 +26,9 @@ def main() -> None:
     engine = Engine.connect()
     rows = []
     with tempfile.TemporaryDirectory() as out:
-        Pilot(engine, loaded, Path(out), say=lambda m: None).run()  # warm the images
+        pilot.run(pilot.prepare(engine, loaded, Path(out), say=lambda m: None))  # warm the images
         for _ in range(args.runs):
-            result = Pilot(engine, loaded, Path(out), say=lambda m: None).run()
+            result = pilot.run(pilot.prepare(engine, loaded, Path(out), say=lambda m: None))
             floor = max(c.seconds.get("start_ready", 0) + c.seconds.get("checks", 0) for c in result.copies)
             total = result.stages["total"]
             rows.append((total, floor, total / floor))

@@ -21,11 +21,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lab import images, restore, scenario  # noqa: E402
-from lab.engine import Engine, labels  # noqa: E402
-from lab.model import Backup  # noqa: E402
-from lab.pilot import new_run_id  # noqa: E402
-from lab.stage import CopyNames, container_spec, wait_ready  # noqa: E402
+from lab import scenario
+from lab.cancel import Token
+from lab.engine import images
+from lab.engine.client import Engine
+from lab.engine.types import labels
+from lab.pipeline import restore
+from lab.pipeline.pilot import new_run_id
+from lab.pipeline.stage import CopyNames, container_spec, wait_ready
+from lab.scenario.model import Backup
 
 
 def make_dump(path: Path, megabytes: int) -> None:
@@ -49,7 +53,9 @@ def main() -> None:
     args = parser.parse_args()
     engine = Engine.connect()
     loaded = scenario.load(str(ROOT / "tests/scenarios/restore"))
-    refs, _ = images.ensure({v.name: engine for v in loaded.variants}, loaded, images.plan(loaded), time.monotonic)
+    refs, _ = images.ensure(
+        {v.name: engine for v in loaded.variants}, loaded, images.plan(loaded), time.monotonic, Token()
+    )
     image = refs[("baseline", "db")]
     run_id = new_run_id()
     try:

@@ -29,8 +29,10 @@ from pathlib import Path
 
 from common import ROOT
 
-from lab import images, scenario
-from lab.engine import Engine
+from lab import scenario
+from lab.cancel import Token
+from lab.engine import images
+from lab.engine.client import Engine
 
 CANDIDATE = "candidates.debian13.services.app.environment.LAB_BENCH_RELEASE"
 TRIVIAL = "checks.command=[{}]"
@@ -56,7 +58,7 @@ def main() -> None:
 
     demo = scenario.load("demo", ROOT / "scenarios")
     engine = Engine.connect()
-    refs, _ = images.ensure({v.name: engine for v in demo.variants}, demo, images.plan(demo), time.monotonic)
+    refs, _ = images.ensure({v.name: engine for v in demo.variants}, demo, images.plan(demo), time.monotonic, Token())
     floor_images = [refs[(copy, service)] for copy in ("baseline", "debian13") for service in ("db", "app")]
     with tempfile.TemporaryDirectory() as out:
         pilot = [sys.executable, "-m", "invoke", "pilot", "demo", "--out", out, "--set"]

@@ -50,7 +50,12 @@ class NotReady(LabError):
     """A service did not become ready before its deadline."""
 
 
-class DeadlinePassed(LabError):
+class Stopped(LabError):
+    """The run was stopped from outside its work: a signal or the whole pilot's deadline.
+    Code that turns a failure into data lets this one through."""
+
+
+class DeadlinePassed(Stopped):
     """The whole pilot took longer than its deadline (timeouts.pilot)."""
 
 
@@ -58,7 +63,7 @@ class RunNotFound(LabError):
     """A run id or run folder that does not exist."""
 
 
-class Interrupted(LabError):
+class Interrupted(Stopped):
     """The pilot was stopped by a signal (Ctrl-C or SIGTERM)."""
 
     exit_code = EXIT_INTERRUPTED

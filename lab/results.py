@@ -10,9 +10,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: every check and observation has a kind
 
 
 class Outcome(str, Enum):
@@ -23,6 +23,42 @@ class Outcome(str, Enum):
     ERROR = "error"  # the check could not run (fixture, collection, timeout)
     SKIPPED = "skipped"
     NOT_RUN = "not-run"  # the copy never got to run it
+
+
+class Kind(str, Enum):
+    """What a check is: where it came from and how the comparison treats it."""
+
+    TEST = "test"  # a test of the scenario's pytest + testinfra files (or their process)
+    SQL = "sql"
+    HTTP = "http"
+    COMMAND = "command"
+    RECORDED = "recorded"  # a value a test kept with the `record` fixture
+    RESTORE = "restore"  # the client's backup loaded into a service
+    VERIFY = "verify"  # a property of a good restore
+    UPGRADE = "upgrade"  # a step of the rehearsed upgrade (candidates only)
+    ROLLBACK = "rollback"  # a step of the rehearsed rollback, or a verification after it
+
+    @property
+    def of_the_data(self) -> bool:
+        """Restores, verifications and the rehearsal: they judge the data, not the stack."""
+        return self in DATA_KINDS
+
+    @property
+    def one_sided(self) -> bool:
+        """Run for the candidates only (the rehearsal)."""
+        return self in (Kind.UPGRADE, Kind.ROLLBACK)
+
+
+DATA_KINDS = frozenset({Kind.RESTORE, Kind.VERIFY, Kind.UPGRADE, Kind.ROLLBACK})
+DECLARATIVE = (Kind.SQL, Kind.HTTP, Kind.COMMAND)
+
+
+def _schema_1(data: Any, default: Kind) -> Any:
+    """results.json of schema 1 had no kind: it was the prefix of the id ("verify:rows")."""
+    if isinstance(data, dict) and "kind" not in data and isinstance(data.get("id"), str):
+        prefix = data["id"].split(":", 1)[0]
+        data = {**data, "kind": prefix if prefix in {k.value for k in Kind} else default.value}
+    return data
 
 
 class Status(str, Enum):
@@ -46,24 +82,39 @@ class Verdict(str, Enum):
 class CheckResult(BaseModel):
     id: str
     outcome: Outcome
+    kind: Kind = Kind.TEST
     seconds: float = 0.0
     message: str = ""
     detail: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_schema_1(cls, data: Any) -> Any:
+        return _schema_1(data, Kind.TEST)
 
 
 class Observation(BaseModel):
     """What one declarative check (sql, http, command) answered on one copy."""
 
-    id: str  # "sql:<name>", "http:<name>", "command:<name>"
+    id: str  # "sql:<name>", "http:<name>", "command:<name>", or a recorded value's
     service: str
     outcome: Outcome
+    kind: Kind = Kind.RECORDED
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_schema_1(cls, data: Any) -> Any:
+        return _schema_1(data, Kind.RECORDED)
+
     message: str = ""
     output: dict[str, Any] = {}  # normalised: what is compared between copies
     seconds: list[float] = []  # one per repeat
 
     def as_check(self) -> CheckResult:
         """The pass/fail side of the observation, compared like a test's outcome."""
-        return CheckResult(id=self.id, outcome=self.outcome, seconds=sum(self.seconds), message=self.message)
+        return CheckResult(
+            id=self.id, kind=self.kind, outcome=self.outcome, seconds=sum(self.seconds), message=self.message
+        )
 
 
 class RestoreRecord(BaseModel):

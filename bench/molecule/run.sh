@@ -46,11 +46,13 @@ fi
 if [ -z "${MOLBENCH_BASELINE_DB:-}${MOLBENCH_BASELINE_APP:-}${MOLBENCH_CANDIDATE_DB:-}${MOLBENCH_CANDIDATE_APP:-}" ]; then
   tags=$(cd "$repo" && .venv/bin/python -c '
 import time
-from lab import images, scenario
-from lab.engine import Engine
+from lab import scenario
+from lab.cancel import Token
+from lab.engine import images
+from lab.engine.client import Engine
 s = scenario.load("demo")
 e = Engine.connect()
-refs, _ = images.ensure({v.name: e for v in s.variants}, s, images.plan(s), time.monotonic)
+refs, _ = images.ensure({v.name: e for v in s.variants}, s, images.plan(s), time.monotonic, Token())
 print(refs["baseline", "db"], refs["baseline", "app"], refs["debian13", "db"], refs["debian13", "app"])
 ') || { echo "could not find the demo's images; set MOLBENCH_BASELINE_DB etc." >&2; exit 2; }
   read -r MOLBENCH_BASELINE_DB MOLBENCH_BASELINE_APP MOLBENCH_CANDIDATE_DB MOLBENCH_CANDIDATE_APP <<<"$tags"

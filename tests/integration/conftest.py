@@ -13,7 +13,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from lab.engine import RUN
+from lab.engine.types import RUN
 from tests.conftest import ROOT
 from tests.integration.engines import SecondEngine, copy_images
 

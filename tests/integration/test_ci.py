@@ -131,3 +131,25 @@ def test_an_engine_that_does_not_answer_is_named(tmp_path, client):
     assert (
         f"note: no Docker engine answers at {missing}" in done.stderr and "running on the other engines" in done.stderr
     )
+
+
+def test_three_candidates_upgrade_from_and_roll_back_into_one_baseline_as_when_alone(tmp_path, client):
+    """Each candidate dumps the baseline's database into its own (upgrade) and later drops
+    and reloads the baseline's (rollback). Run together, no candidate may read a baseline that
+    another's rollback dropped: each gets the verdict it gets when run alone."""
+    matrix = ["--matrix", "candidates.pg17.services.db.environment.LAB_MATRIX=a,b,c"]
+
+    def verdicts(out, *extra: str) -> dict[str, tuple[str, str]]:
+        proc = invoke("pilot", scenario_path("upgrade"), "--out", str(out), *matrix, *extra)
+        results = json.loads(next(out.glob("*/*/results.json")).read_text())
+        assert leftovers(client, results["run_id"]) == []
+        assert proc.returncode == results["exit_code"], proc.stderr
+        return {c["candidate"]: (c["verdict"], c["reason"]) for c in results["candidates"]}
+
+    together = verdicts(tmp_path / "together")
+    assert set(together) == {"pg17-a", "pg17-b", "pg17-c"}
+    alone: dict[str, tuple[str, str]] = {}
+    for name in sorted(together):
+        alone |= verdicts(tmp_path / name, "--candidate", name)
+    assert together == alone
+    assert {verdict for verdict, _ in together.values()} == {"PASS"}

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from lab.engine import RUN
+from lab.engine.types import RUN
 from tests.conftest import ROOT
 from tests.integration.conftest import background_pilot, docker_api, invoke, leftovers, scenario_path, until
+from tests.integration.test_signals import building
 
 pytestmark = pytest.mark.docker
 
@@ -110,7 +111,7 @@ def test_gc_removes_what_a_killed_pilot_left(tmp_path, client):
     assert leftovers(client, run_id) == []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])  # SIGINT: test_signals.py
 def test_interrupt_tears_down(tmp_path, client, sig):
     with started_pilot(tmp_path, "slow-start") as (proc, run_id):
         proc.send_signal(sig)
@@ -457,41 +458,6 @@ def test_a_planted_secret_is_in_no_artefact(pilot):
     assert "[secret:api_token]" in texts["results.json"] and "[secret:api_token]" in texts["report.md"]
 
 
-def test_interrupt_during_the_checks(tmp_path, client):
-    def checking():
-        for c in client.containers.list(filters={"label": "io.upgrade-pilot-lab.scenario=slow-checks"}):
-            if any("sleep 60" in " ".join(p) for p in c.top()["Processes"]):
-                return c.labels[RUN]
-        return None
-
-    with background_pilot(tmp_path, "slow-checks") as proc:
-        run_id = until(checking, "a check started")
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 130
-        assert "Traceback" not in proc.stderr.read()
-    assert leftovers(client, run_id) == []
-    results = json.loads(next(tmp_path.glob("*/*/results.json")).read_text())
-    assert results["exit_code"] == 130 and results["stage"] == "copies"
-
-
-def _building(client) -> list:
-    """The containers of a running build step of the slow-build scenario."""
-    return [c for c in client.containers.list() if "sleep 60" in " ".join(c.attrs["Config"]["Cmd"] or [])]
-
-
-def test_interrupt_during_a_build_does_not_wait_for_it(tmp_path, client):
-    with background_pilot(tmp_path, "slow-build") as proc:
-        until(lambda: _building(client), "the build's step started")
-        start = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 130
-        assert time.monotonic() - start < 15  # not the minute the build step would take
-        assert "Traceback" not in proc.stderr.read()
-    results = json.loads(next(tmp_path.glob("*/*/results.json")).read_text())
-    assert results["stage"] == "build" and "interrupted" in results["error"]
-    until(lambda: not _building(client), "the engine stopped the abandoned build", timeout=90)
-
-
 def test_concurrent_pilots_keep_to_themselves(tmp_path, client):
     runs = [("regression", 1), ("regression", 1), ("passing", 0), ("outputs", 1), ("restore", 0)]
     procs = [
@@ -522,4 +488,4 @@ def test_a_build_past_its_deadline_is_stopped(pilot, client):
     assert time.monotonic() - start < 30
     assert "the build did not finish within 5 s: timeouts.build" in done.stderr
     assert "a long vendor installer..." in done.stderr  # the step it was in
-    until(lambda: not _building(client), "the engine stopped the abandoned build", timeout=90)
+    until(lambda: not building(client), "the engine stopped the abandoned build", timeout=90)

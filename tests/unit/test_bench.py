@@ -6,7 +6,7 @@ import importlib
 import sys
 
 from lab import scenario
-from lab.overrides import Given
+from lab.scenario.overrides import Given
 from tests.conftest import ROOT
 
 

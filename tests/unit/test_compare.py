@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.compare import baseline_evidence, classify, compare, judge, overall
+from lab.compare.verdicts import baseline_evidence, classify, compare, judge, overall
 from lab.results import CheckResult, CopyResult, Outcome, Status, Verdict
 
 P, F, E, S, N = Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.SKIPPED, Outcome.NOT_RUN
@@ -109,8 +109,8 @@ def test_a_baseline_that_proves_nothing_is_named(checks, reason):
 
 
 def test_a_failed_second_sample_teaches_no_noise():
-    from lab.compare import ProbeRule
-    from lab.diff import Rules
+    from lab.compare.diff import Rules
+    from lab.compare.verdicts import ProbeRule
     from lab.results import Observation
 
     def obs(output, outcome=P):

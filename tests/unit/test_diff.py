@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lab.diff import Rules, compare, render
-from lab.model import Ignore
+from lab.compare.diff import Rules, compare, render
+from lab.scenario.model import Ignore
 
 
 def http(body: object, status: int = 200) -> dict:

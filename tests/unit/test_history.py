@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import approval, history, report
+from lab.records import approval, history, report
 from lab.results import Comparison, Outcome, PilotResult, Status
 from tests.unit.test_report import CHANGED, REGRESSION, recorded
 
@@ -17,7 +17,7 @@ NEW = "checks/test_shop.py::test_checkout[app]"
 @pytest.fixture(autouse=True)
 def no_pdf(monkeypatch):
     """PDF printing (a Chromium start per report) is tested in test_report.py."""
-    monkeypatch.setattr("lab.pdf.print_pdf", lambda html, out: [])
+    monkeypatch.setattr("lab.records.pdf.print_pdf", lambda html, out: [])
 
 
 def write_run(root: Path, run_id: str, **changes) -> PilotResult:

@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from lab import images, scenario
+from lab import scenario
+from lab.cancel import Token
+from lab.engine import images
 from lab.errors import BuildFailed
 from tests.fake_engine import FakeEngine
 
@@ -31,7 +33,9 @@ FILES = {"db/Dockerfile": "ARG DEBIAN=bookworm\nFROM debian:${DEBIAN}\nRUN true\
 
 def ensure(engine, loaded):
     """Every copy on the one engine."""
-    return images.ensure({v.name: engine for v in loaded.variants}, loaded, images.plan(loaded), time.monotonic)
+    return images.ensure(
+        {v.name: engine for v in loaded.variants}, loaded, images.plan(loaded), time.monotonic, Token()
+    )
 
 
 def test_base_images_follow_args_and_skip_stages():
@@ -59,7 +63,7 @@ def test_builds_each_distinct_image_once_then_reuses(write_scenario):
     assert refs[("next", "web")] == "debian:bookworm"
     assert all(r.built for r in done)
     refs_again, again = images.ensure(
-        {v.name: engine for v in loaded.variants}, loaded, images.plan(loaded), time.monotonic
+        {v.name: engine for v in loaded.variants}, loaded, images.plan(loaded), time.monotonic, Token()
     )
     assert refs_again == refs and len(engine.builds) == 2 and not any(r.built for r in again)
 

@@ -7,9 +7,10 @@ import yaml
 
 from lab import scenario
 from lab.errors import ScenarioError
-from lab.overrides import Given
-from lab.pilot import EFFECTIVE, Pilot
+from lab.pipeline import pilot
+from lab.pipeline.pilot import EFFECTIVE
 from lab.results import PilotResult
+from lab.scenario.overrides import Given
 from tests.fake_engine import FakeEngine
 from tests.unit.test_pilot import CHECKS, SCENARIO
 
@@ -111,12 +112,12 @@ def test_matrix_problems_are_named(folder):
 
 
 def test_the_run_folder_records_what_was_given(folder, tmp_path, monkeypatch):
-    monkeypatch.setattr("lab.pdf.print_pdf", lambda html, out: [])
+    monkeypatch.setattr("lab.records.pdf.print_pdf", lambda html, out: [])
     loaded = load(folder, sets=["candidates.next.services.app.environment.MODE=classic"])
-    pilot = Pilot(FakeEngine(), loaded, tmp_path / "pilots", say=lambda m: None)
-    result = pilot.run()
+    ctx = pilot.prepare(FakeEngine(), loaded, tmp_path / "pilots", say=lambda m: None)
+    result = pilot.run(ctx)
     assert result.exit_code == 1  # still one regression less: test_classic_mode passes now, the rest fails as before
-    effective = yaml.safe_load((pilot.run_dir / EFFECTIVE).read_text())
+    effective = yaml.safe_load((ctx.run_dir / EFFECTIVE).read_text())
     assert effective["candidates"]["next"]["services"]["app"]["environment"]["MODE"] == "classic"
-    assert PilotResult.read(pilot.run_dir).overrides == ["--set candidates.next.services.app.environment.MODE=classic"]
-    assert "--set candidates.next.services.app.environment.MODE=classic" in (pilot.run_dir / "report.md").read_text()
+    assert PilotResult.read(ctx.run_dir).overrides == ["--set candidates.next.services.app.environment.MODE=classic"]
+    assert "--set candidates.next.services.app.environment.MODE=classic" in (ctx.run_dir / "report.md").read_text()

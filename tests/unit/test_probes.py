@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lab import probes
-from lab.engine import ExecResult
-from lab.model import CommandCheck, SqlCheck
+from lab.checks import declarative as probes
+from lab.engine.types import ExecResult
 from lab.results import Outcome
+from lab.scenario.model import CommandCheck, SqlCheck
 
 # Recorded from psql 15 running sql_script(..., repeat=3) against the demo database.
 PSQL = (

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import approval, pdf, report
 from lab.errors import LabError, RunNotFound
+from lab.records import approval, pdf, report
 from lab.results import (
     CandidateVerdict,
     CheckResult,
@@ -110,7 +110,7 @@ def recorded() -> PilotResult:
 def pdf_only_in_browser_tests(request, monkeypatch):
     """Printing the PDF starts Chromium (a second each): only the browser tests do it."""
     if request.node.get_closest_marker("browser") is None:
-        monkeypatch.setattr("lab.pdf.print_pdf", lambda html, out: [])
+        monkeypatch.setattr("lab.records.pdf.print_pdf", lambda html, out: [])
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""lab/restore.py and lab/rehearse.py without an engine: formats recognised by content,
+"""lab/pipeline/restore.py, verify.py and rehearse.py without an engine: formats recognised by content,
 the commands that load them, the tar stream, verification answers, step bookkeeping."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from lab import rehearse, restore
-from lab.engine import ExecResult
-from lab.model import Backup, Step, Verify
-from lab.results import Outcome, StepRecord
+from lab.cancel import Token
+from lab.engine.types import ExecResult
+from lab.pipeline import rehearse, restore, verify
+from lab.results import Kind, Outcome, StepRecord
+from lab.scenario.model import Backup, Step, Verify
 
 
 def artefact(tmp_path: Path, data: bytes, fmt: str = "postgresql", **spec) -> restore.Artefact:
@@ -67,7 +68,7 @@ def test_verify_known_answer_and_row_counts(tmp_path):
         Verify(name="total", service="db", database="shop", query="SELECT 1", expect="200|48931.00"),
         Verify(name="rows", service="db", database="shop", row_counts={"orders": 200, "items": 8}),
     ]
-    total, rows = restore.verify(run, {"db": "c"}, checks, tmp_path)
+    total, rows = verify.verify(run, {"db": "c"}, checks, tmp_path)
     assert total.outcome == Outcome.PASSED
     assert rows.outcome == Outcome.FAILED
     assert rows.message == "expected 'orders|200\\nitems|8', the restored copy answers 'orders|200\\nitems|7'"
@@ -76,7 +77,7 @@ def test_verify_known_answer_and_row_counts(tmp_path):
 
 def test_a_verification_query_that_errors_is_named(tmp_path):
     run = Answers(ExecResult(1, "", 'ERROR:  relation "orders" does not exist\n', 0.01))
-    (result,) = restore.verify(
+    (result,) = verify.verify(
         run, {"db": "c"}, [Verify(name="n", service="db", query="SELECT count(*) FROM orders", expect="200")], tmp_path
     )
     assert result.outcome == Outcome.FAILED
@@ -86,23 +87,23 @@ def test_a_verification_query_that_errors_is_named(tmp_path):
 def test_manifest_is_checked_with_sha256sum(tmp_path):
     (tmp_path / "m.sha256").write_text("abc  /srv/a\n")
     run = Answers(ExecResult(1, "/srv/a: FAILED\n", "sha256sum: WARNING: 1 computed checksum did NOT match\n", 0.01))
-    (result,) = restore.verify(run, {"files": "c"}, [Verify(name="m", service="files", manifest="m.sha256")], tmp_path)
+    (result,) = verify.verify(run, {"files": "c"}, [Verify(name="m", service="files", manifest="m.sha256")], tmp_path)
     assert result.outcome == Outcome.FAILED and result.message == "files differ from the manifest: /srv/a: FAILED"
 
 
 def test_steps_after_a_failed_one_are_not_run(monkeypatch):
     calls = []
 
-    def fake_step(engine, step, containers):
+    def fake_step(engine, step, containers, token):
         calls.append(step.name)
         return StepRecord(name=step.name, side=step.side, service=step.service, ok=step.name != "b", message="x")
 
     monkeypatch.setattr(rehearse, "run_step", fake_step)
     steps = [Step(name=n, service="db", run="true") for n in ("a", "b", "c")]
-    records = rehearse.run_steps({}, steps, {})
+    records = rehearse.run_steps({}, steps, {}, Token())
     assert calls == ["a", "b"]
     assert [(r.name, r.ok, r.skipped) for r in records] == [("a", True, False), ("b", False, False), ("c", False, True)]
-    checks = rehearse.as_checks(records, "upgrade")
+    checks = rehearse.as_checks(records, Kind.UPGRADE)
     assert [c.outcome for c in checks] == [Outcome.PASSED, Outcome.FAILED, Outcome.NOT_RUN]
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import model, scenario
+from lab import scenario
 from lab.errors import ScenarioError
+from lab.scenario import loading, model
 from tests.conftest import ROOT
 
 VALID = """
@@ -139,7 +140,7 @@ def test_missing_scenario_lists_available_ones():
 
 def test_deep_merge_replaces_lists_and_merges_mappings():
     base = {"environment": {"A": "1", "B": "2"}, "depends_on": ["db"], "command": "x"}
-    merged = scenario.deep_merge(base, {"environment": {"B": "3"}, "depends_on": []})
+    merged = loading.deep_merge(base, {"environment": {"B": "3"}, "depends_on": []})
     assert merged == {"environment": {"A": "1", "B": "3"}, "depends_on": [], "command": "x"}
     assert base["environment"]["B"] == "2"  # inputs untouched
 
@@ -273,7 +274,7 @@ def test_secret_problems_are_named(write_scenario, monkeypatch, old, new, messag
 
 
 def test_redactor_replaces_every_value():
-    from lab.secrets import Redactor
+    from lab.scenario.secrets import Redactor
 
     redact = Redactor({"a": "token-1234", "b": "token-1234-long"})
     assert redact("x token-1234-long y token-1234") == "x [secret:b] y [secret:a]"

@@ -1,18 +1,21 @@
-"""lab/stage.py: start order, readiness with deadlines and diagnostics, copy naming."""
+"""lab/pipeline/stage.py: start order, readiness with deadlines and diagnostics, copy naming."""
 
 from __future__ import annotations
 
 import itertools
 import os
 import threading
+import time
 
 import pytest
 
-from lab.engine import RUN, VARIANT, ContainerState
+from lab.cancel import Token
+from lab.engine.types import RUN, VARIANT, ContainerState
 from lab.errors import Interrupted, NotReady, ScenarioError
-from lab.model import Healthcheck, Service
-from lab.scenario import Variant, start_order
-from lab.stage import CopyNames, healthcheck_config, stage_copy, wait_ready
+from lab.pipeline import stage
+from lab.pipeline.stage import CopyNames, healthcheck_config
+from lab.scenario.loading import Variant, start_order
+from lab.scenario.model import Healthcheck, Service
 from tests.fake_engine import HEALTHY, FakeEngine
 
 STARTING = ContainerState("running", 0, "starting", "")
@@ -54,21 +57,22 @@ def test_healthcheck_config_in_nanoseconds():
     }
 
 
-def test_stage_copy_creates_labelled_objects_and_waits_for_health():
+def staged(engine: FakeEngine, names: CopyNames, timeout: float = 60, clock=time.monotonic, token=None) -> list[str]:
+    """The copy's network and volumes, then its services wave by wave, as lab.pipeline.copies does."""
+    ready: list[str] = []
+    stage.create_copy(engine, "shop", VARIANT_SPEC, names)
+    for wave in start_order(VARIANT_SPEC.services):
+        for service in wave:
+            spec = stage.container_spec(names, "shop", "baseline", service, VARIANT_SPEC.services[service], "img:1")
+            engine.start(spec)
+        containers = {s: names.container(s) for s in wave}
+        stage.wait_ready(engine, containers, names.variant, timeout, token or Token(), clock, on_ready=ready.append)
+    return ready
+
+
+def test_a_copy_has_labelled_objects_and_its_services_are_awaited_for_health():
     engine = FakeEngine(scripts={"db": [STARTING, STARTING, HEALTHY]})
-    names = CopyNames("r1", "baseline")
-    ready = []
-    stage_copy(
-        engine,
-        "shop",
-        VARIANT_SPEC,
-        names,
-        {"app": "app:1", "db": "db:1"},
-        60,
-        threading.Event(),
-        on_ready=lambda s, t: ready.append(s),
-    )
-    assert ready == ["db", "app"]
+    assert staged(engine, CopyNames("r1", "baseline")) == ["db", "app"]
     assert set(engine.containers) == {"lab-r1-baseline-db", "lab-r1-baseline-app"}
     assert list(engine.volumes) == ["lab-r1-baseline-pgdata"]
     volume_labels = engine.volumes["lab-r1-baseline-pgdata"]
@@ -87,16 +91,7 @@ def test_timeout_names_service_health_probe_and_log_lines():
         service_logs={"db": "\n".join(f"line {i}" for i in range(40)) + "\nFATAL: bad config"},
     )
     with pytest.raises(NotReady) as info:
-        stage_copy(
-            engine,
-            "shop",
-            VARIANT_SPEC,
-            CopyNames("r1", "baseline"),
-            {"app": "a", "db": "d"},
-            5,
-            threading.Event(),
-            clock=ticking(),
-        )
+        staged(engine, CopyNames("r1", "baseline"), timeout=5, clock=ticking())
     message = str(info.value)
     assert message.startswith("service 'db' (baseline) not ready after 5 s: status=running, health=unhealthy")
     assert "last health probe output: could not connect to server" in message
@@ -106,19 +101,17 @@ def test_timeout_names_service_health_probe_and_log_lines():
 
 def test_exited_container_fails_at_once_with_exit_code():
     engine = FakeEngine(scripts={"db": [EXITED]}, service_logs={"db": "initdb: error"})
-    engine.start(
-        __import__("lab.stage", fromlist=["x"]).container_spec(
-            CopyNames("r", "v"), "s", "v", "db", VARIANT_SPEC.services["db"], "db:1"
-        )
-    )
+    engine.start(stage.container_spec(CopyNames("r", "v"), "s", "v", "db", VARIANT_SPEC.services["db"], "db:1"))
     with pytest.raises(NotReady, match=r"exited with code 3(.|\n)*initdb: error"):
-        wait_ready(engine, {"db": "lab-r-v-db"}, "v", deadline=1e9, timeout=60, cancelled=threading.Event())
+        stage.wait_ready(engine, {"db": "lab-r-v-db"}, "v", 60, Token())
     assert engine.polls["lab-r-v-db"] == 1
 
 
-def test_cancel_stops_the_wait():
+def test_a_set_token_stops_the_wait_with_its_reason():
     engine = FakeEngine(scripts={"db": [STARTING]})
-    cancelled = threading.Event()
-    cancelled.set()
-    with pytest.raises(Interrupted):
-        stage_copy(engine, "s", VARIANT_SPEC, CopyNames("r", "v"), {"app": "a", "db": "d"}, 60, cancelled)
+    token = Token()
+    threading.Timer(0.3, token.cancel, [Interrupted("interrupted (SIGINT)")]).start()
+    start = time.monotonic()
+    with pytest.raises(Interrupted, match=r"interrupted \(SIGINT\)"):
+        staged(engine, CopyNames("r", "v"), token=token)
+    assert time.monotonic() - start < 1.3  # within a second of the token being set

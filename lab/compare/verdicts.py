@@ -1,0 +1,213 @@
+"""Compare each check's outcome on the baseline with its outcome on each candidate, and
+reduce the comparisons to a verdict and an exit code. Pure functions on plain data.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from lab.compare import diff
+from lab.compare.diff import Rules
+from lab.errors import EXIT_COULD_NOT_RUN, EXIT_PASS, EXIT_REGRESSION
+from lab.results import (
+    CandidateVerdict,
+    CheckResult,
+    Comparison,
+    CopyResult,
+    Outcome,
+    OutputComparison,
+    Status,
+    Verdict,
+)
+from lab.scenario.model import Slowdown
+
+DEFAULT_SLOWDOWN = Slowdown()
+# The data's way into and out of a copy: judged on each copy (a failure is FAIL), not compared.
+BAD = (Outcome.FAILED, Outcome.ERROR, Outcome.NOT_RUN)
+
+
+def classify(baseline: Outcome, candidate: Outcome) -> Status:
+    """The status of one check from its two outcomes.
+
+    >>> classify(Outcome.PASSED, Outcome.FAILED).value
+    'regression'
+    >>> classify(Outcome.FAILED, Outcome.FAILED).value
+    'failing'
+    """
+    if baseline == Outcome.PASSED and candidate == Outcome.SKIPPED:
+        return Status.ERROR  # proven on the baseline, not on the candidate: not comparable
+    if baseline == Outcome.SKIPPED and candidate in (Outcome.FAILED, Outcome.ERROR):
+        return Status.ERROR  # a failure the baseline cannot vouch for: a person looks
+    if Outcome.SKIPPED in (baseline, candidate):
+        return Status.SKIPPED
+    if baseline == Outcome.PASSED:
+        return Status.PASSED if candidate == Outcome.PASSED else Status.REGRESSION
+    if candidate == Outcome.PASSED:
+        return Status.FIXED if baseline in (Outcome.FAILED, Outcome.ERROR) else Status.ERROR
+    if baseline == candidate == Outcome.FAILED:
+        return Status.FAILING
+    return Status.ERROR
+
+
+def compare(baseline: list[CheckResult], candidate: list[CheckResult]) -> list[Comparison]:
+    """One comparison per check id found on either side, in the baseline's order."""
+    base = {c.id: c for c in baseline}
+    cand = {c.id: c for c in candidate}
+    ids = list(base) + [i for i in cand if i not in base]
+    out = []
+    for check_id in ids:
+        b = base.get(check_id)
+        c = cand.get(check_id)
+        b_out = b.outcome if b else Outcome.NOT_RUN
+        c_out = c.outcome if c else Outcome.NOT_RUN
+        status = classify(b_out, c_out)
+        shown = c if c and c.outcome in BAD else b if b and b.outcome in BAD else None
+        message = shown.message if shown else ""
+        if c is None:
+            message = "not run on the candidate"
+        elif b is None:
+            message = "not run on the baseline"
+        out.append(
+            Comparison(
+                id=check_id,
+                status=status,
+                baseline=b_out,
+                candidate=c_out,
+                message=message,
+                detail=shown.detail if shown else "",
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class ProbeRule:
+    """How a declarative check's output is compared."""
+
+    rules: Rules
+    compare: bool = True
+
+
+def judge(
+    baseline: CopyResult,
+    candidate: CopyResult,
+    twin: CopyResult | None = None,
+    probes: dict[str, ProbeRule] | None = None,
+    slow: Slowdown = DEFAULT_SLOWDOWN,
+) -> CandidateVerdict:
+    """The verdict for one candidate against the baseline (and the baseline's twin copy)."""
+    if not candidate.ready:
+        return CandidateVerdict(
+            candidate=candidate.variant,
+            verdict=Verdict.FAIL,
+            reason=f"the candidate copy did not start: {(candidate.error or 'unknown').splitlines()[0]}",
+            counts={},
+            comparisons=[],
+        )
+    comparisons = compare(
+        [c for c in baseline.outcomes() if not c.kind.of_the_data],
+        [c for c in candidate.outcomes() if not c.kind.of_the_data],
+    )
+    outputs = compare_outputs(baseline, twin, candidate, probes or {}, slow)
+    counts = Counter(c.status.value for c in comparisons)
+    regressions = counts.get(Status.REGRESSION.value, 0)
+    failures = data_failures(baseline) + data_failures(candidate)
+    unrestored = [f"{variant}: {c.id}: {c.message}" for variant, c in failures]
+    changed = sum(1 for o in outputs if o.changed)
+    slower = sum(1 for o in outputs if o.slower)
+    uncompared = counts.get(Status.ERROR.value, 0)
+    if unrestored:
+        verdict = Verdict.FAIL
+        what = (
+            "the upgrade rehearsal failed" if failures[0][1].kind.one_sided else "the backup did not restore completely"
+        )
+        reason = f"{what}: {unrestored[0]}" + (f" (and {len(unrestored) - 1} more)" if len(unrestored) > 1 else "")
+    elif regressions:
+        verdict = Verdict.FAIL
+        reason = f"{_n(regressions, 'regression')}: passes on the baseline, fails on the candidate"
+    elif changed or slower or uncompared:
+        verdict = Verdict.REVIEW
+        found = [_n(changed, "changed output")] if changed else []
+        found += [_n(slower, "slowdown")] if slower else []
+        found += [_n(uncompared, "check") + " that could not be compared"] if uncompared else []
+        reason = f"{', '.join(found)}: a person should decide"
+    else:
+        verdict = Verdict.PASS
+        reason = "no regression, no unexplained change: every check that passes on the baseline passes on the candidate"
+    return CandidateVerdict(
+        candidate=candidate.variant,
+        verdict=verdict,
+        reason=reason,
+        counts=dict(sorted(counts.items())),
+        comparisons=comparisons,
+        outputs=outputs,
+    )
+
+
+def compare_outputs(
+    baseline: CopyResult, twin: CopyResult | None, candidate: CopyResult, probes: dict[str, ProbeRule], slow: Slowdown
+) -> list[OutputComparison]:
+    """Diff every declarative check's output, noise taken out, and compare its timing."""
+    base = {o.id: o for o in baseline.first_pass}
+    again_sources = baseline.observations[1:] + (twin.observations[:1] if twin and twin.ready else [])
+    out = []
+    for obs in candidate.first_pass:
+        b = base.get(obs.id)
+        rule = probes.get(obs.id, ProbeRule(Rules()))
+        if b is None or b.outcome == Outcome.ERROR or obs.outcome == Outcome.ERROR:
+            continue
+        # A second sample that failed differently says nothing about noise: it would make
+        # every field look variable and hide real changes.
+        again = [
+            o.output
+            for source in again_sources
+            for o in source
+            if o.id == obs.id and o.outcome == b.outcome and "error" not in o.output
+        ]
+        result = OutputComparison(id=obs.id)
+        if rule.compare:
+            found = diff.compare(b.output, again, obs.output, rule.rules)
+            result.changed, result.diff, result.noise = found.changed, found.diff, list(found.noise)
+        if b.outcome == obs.outcome == Outcome.PASSED:
+            result.slower, result.timing = diff.slowdown(b.seconds, obs.seconds, slow)
+        out.append(result)
+    return out
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def data_failures(copy: CopyResult) -> list[tuple[str, CheckResult]]:
+    """What went wrong restoring, verifying or rehearsing with the client's data in a copy."""
+    return [(copy.variant, c) for c in copy.checks if c.kind.of_the_data and c.outcome != Outcome.PASSED]
+
+
+def baseline_evidence(baseline: CopyResult) -> str:
+    """Why the baseline's results prove nothing, or "" when they do. A backup that does
+    not restore on the baseline is a finding (FAIL), not a pilot that could not run."""
+    if data_failures(baseline):
+        return ""
+    outcomes = baseline.outcomes()
+    broken = [c for c in outcomes if c.id == "(checks)"]
+    if broken:
+        return f"the checks could not run on the baseline: {broken[0].message}"
+    if not any(c.outcome == Outcome.PASSED for c in outcomes):
+        return "no check passed on the baseline, so a candidate cannot be compared with it — fix the checks first"
+    return ""
+
+
+def overall(verdicts: list[CandidateVerdict]) -> tuple[Verdict, int, str]:
+    """The pilot's verdict, exit code and reason, from the candidates' verdicts."""
+    if not verdicts:
+        return Verdict.ERROR, EXIT_COULD_NOT_RUN, "no candidate was compared"
+    for level, summary in (
+        (Verdict.FAIL, "not safe to upgrade as tested"),
+        (Verdict.REVIEW, "needs a person's review before upgrading"),
+    ):
+        hits = [v for v in verdicts if v.verdict == level]
+        if hits:
+            names = ", ".join(f"{v.candidate} ({v.reason})" for v in hits)
+            return level, EXIT_REGRESSION, f"{summary}: {names}"
+    return Verdict.PASS, EXIT_PASS, "every candidate passes every check the baseline passes, with no unexplained change"

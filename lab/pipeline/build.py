@@ -1,0 +1,42 @@
+"""The build stage: the client's backups hashed (proof they stay untouched), then every
+image the copies need provided on the engine of its copy — reused by the hash of its
+inputs, or built, builds in parallel. A failing or stopped build ends the pilot."""
+
+from __future__ import annotations
+
+from lab.engine import images
+from lab.errors import LabError
+from lab.pipeline.context import PROBE, RunContext
+from lab.records import approval
+from lab.results import BackupFile, ImageRecord
+
+
+def build(ctx: RunContext) -> None:
+    plans = images.plan(ctx.scenario)
+    if ctx.scenario.checks.http:
+        plans.update({(v.name, PROBE): images.probe_plan() for v in ctx.scenario.variants})
+    ctx.log(f"images: {len(set(plans.values()))} to provide")
+    ctx.refs, done = images.ensure(ctx.placement, ctx.scenario, plans, ctx.clock, ctx.token)
+    for item in done:
+        ctx.log(f"image {item.ref}: {'built' if item.built else 'reused'} ({item.seconds:.1f} s)")
+    ctx.result.images = [ImageRecord(**item.__dict__) for item in done]
+
+
+def hash_backups(ctx: RunContext) -> None:
+    """SHA-256 of every backup file before the pilot."""
+    ctx.result.backups = [
+        BackupFile(file=spec.file, size=path.stat().st_size, sha256_before=approval.sha256(path))
+        for _, spec, path in ctx.scenario.backups
+    ]
+
+
+def backups_untouched(ctx: RunContext) -> None:
+    """SHA-256 of every backup file after the pilot: a change is an error."""
+    paths = [path for _, _, path in ctx.scenario.backups]
+    for record, path in zip(ctx.result.backups, paths, strict=False):
+        record.sha256_after = approval.sha256(path) if path.is_file() else "(missing)"
+        if record.sha256_after != record.sha256_before:
+            raise LabError(
+                f"the client's backup file {record.file} changed during the pilot:"
+                f" SHA-256 {record.sha256_before} before, {record.sha256_after} after"
+            )

@@ -1,0 +1,86 @@
+"""The check stage of one copy: every check of the scenario against the copy, as data.
+
+The declarative checks first (several at a time); then the tests, whose pytest process
+started with the copy and has imported and collected meanwhile; then, on the baseline, the
+declarative checks a second time, more than a second after the first (the tests fill that
+time), so that noise (timestamps, generated ids) is learned from two observations. What
+the copy runs (image ids, OS, package versions) is found beside this work.
+
+A check that fails, a probe that does not start, an inventory that cannot be read: each
+is recorded, never raised; only the token's error (a stopped run) ends the stage.
+"""
+
+from __future__ import annotations
+
+from lab.checks import declarative, inventory, testfiles
+from lab.errors import LabError, Stopped
+from lab.pipeline.context import CopyWork, RunContext
+from lab.results import Outcome
+
+SECOND_PASS_GAP = 1.1  # seconds between the baseline's two observations
+
+
+def describe(ctx: RunContext, work: CopyWork) -> None:
+    """Image ids, OS and package versions of the copy's services, found beside its work."""
+
+    def each() -> None:
+        for service, info in work.copy.services.items():
+            try:
+                info.image_id = work.engine.image_summary(info.image)["id"]
+                info.os, info.packages = inventory.describe(work.engine, info.container)
+            except LabError as err:
+                _warn(ctx, f"{work.variant.name}: what {service} runs could not be read: {err}")
+
+    work.describing = work.side.submit(each)
+
+
+def check_copy(ctx: RunContext, work: CopyWork) -> None:
+    copy, variant = work.copy, work.variant
+    copy.stage = "checks"
+    start = ctx.clock()
+    probe = _probe(ctx, work)
+    has_declarative = bool(declarative.all_checks(ctx.scenario))
+    first = declarative.run_all(work.engine, ctx.scenario, work.containers, probe, ctx.token) if has_declarative else []
+    first_done = ctx.clock()
+    recorded = []
+    if work.testing is not None:
+        work.testing.go()
+        results, output = work.testing.finish(ctx.scenario.timeouts.checks, ctx.token)
+        folder = ctx.run_dir / "checks" / variant.name
+        (folder / "pytest.log").write_text(output, encoding="utf-8")
+        copy.checks += results
+        recorded = testfiles.recorded(folder)
+        ctx.token.check()
+    copy.observations = [recorded + first]
+    if has_declarative and variant.name == ctx.scenario.baseline.name and ctx.scenario.checks.noise.second_run:
+        # Second-resolution timestamps in the answers must vary between the baseline's
+        # two observations as they would between baseline and candidate.
+        if ctx.token.wait(first_done + SECOND_PASS_GAP - ctx.clock()):
+            ctx.token.check()
+        copy.observations.append(declarative.run_all(work.engine, ctx.scenario, work.containers, probe, ctx.token))
+    if work.describing is not None:
+        work.describing.result()
+    copy.seconds["checks"] = round(ctx.clock() - start, 3)
+    ctx.slowest("checks", copy.seconds["checks"])
+    outcomes = copy.outcomes()
+    passed = sum(1 for r in outcomes if r.outcome == Outcome.PASSED)
+    ctx.log(f"{variant.name}: checks done, {passed}/{len(outcomes)} passed ({copy.seconds['checks']:.1f} s)")
+
+
+def _probe(ctx: RunContext, work: CopyWork) -> str | None:
+    """The copy's HTTP probe container, or None (said) when it did not start."""
+    if work.probe is None:
+        return None
+    try:
+        return work.probe.result()
+    except Stopped:
+        raise
+    except LabError as err:
+        _warn(ctx, f"{work.variant.name}: the HTTP probe did not start, so its HTTP checks could not run: {err}")
+        return None
+
+
+def _warn(ctx: RunContext, warning: str) -> None:
+    ctx.log(f"warning: {warning}")
+    with ctx.lock:
+        ctx.result.warnings.append(warning)

@@ -1,0 +1,133 @@
+"""The copies stage: every copy (baseline, candidates) staged and checked in its own thread,
+so that a copy that is ready starts its checks without waiting for the others.
+
+One copy's work, in order (`one_copy`):
+
+    stage ─▶ restore ─▶ rehearse ─▶ check ─▶ rollback
+
+Staging goes wave by wave in `depends_on` order: the client's files are placed into a
+service's container before it starts, a dump is loaded once its service is ready and before
+the services that need the data start, and a candidate whose data comes through the upgrade
+steps gets it there (`lab.pipeline.rehearse`). A copy's failures become data in its
+`CopyResult`; only a stopped run (the token) or an engine that went away end the stage.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+from lab.cancel import POLL
+from lab.checks import testfiles
+from lab.errors import EngineUnavailable, Interrupted, LabError, Stopped
+from lab.pipeline import check, rehearse, restore, stage
+from lab.pipeline.context import CopyWork, RunContext
+from lab.results import ServiceInfo
+from lab.scenario.loading import TWIN, Variant, start_order
+
+
+def run(ctx: RunContext, skip: set[str]) -> None:
+    """Stage and check every copy not in `skip`, at the same time. Returns when all have
+    ended; a stopped run stops them all within a second, and nothing of theirs is created
+    after this returns."""
+    staged = [v for v in ctx.scenario.variants if v.name not in skip]
+    with ThreadPoolExecutor(max_workers=len(staged), thread_name_prefix="copy") as pool:
+        futures = [pool.submit(one_copy, ctx, variant) for variant in staged]
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=POLL, return_when=FIRST_EXCEPTION)
+            failed = next((f.exception() for f in done if f.exception() is not None), None)
+            if failed is not None and not ctx.token.cancelled:  # an engine that went away, a defect
+                ctx.token.cancel(_reason(failed))
+    for future in futures:
+        future.result()
+    for engine in ctx.engines:  # copies record what fails; an engine that went away ends the pilot
+        engine.ping()
+
+
+def one_copy(ctx: RunContext, variant: Variant) -> None:
+    """Stage one copy, restore, rehearse, check, roll back; failures are recorded, not raised."""
+    work = CopyWork(ctx, variant)
+    copy = work.copy
+    copy.began = round(ctx.clock() - ctx.t0, 3)
+    try:
+        if ctx.scenario.test_files and variant.name != TWIN:  # the twin only samples noise
+            work.testing = testfiles.start(
+                ctx.scenario, variant.name, work.containers, ctx.run_dir / "checks" / variant.name, work.engine.url
+            )
+        if not staged(ctx, work):
+            return
+        restore.record(ctx, work)
+        if variant.name == ctx.scenario.baseline.name:
+            ctx.guard.restored()
+        ctx.token.check()
+        check.check_copy(ctx, work)
+        if variant.name == ctx.scenario.baseline.name:
+            ctx.guard.checked()
+        elif work.upgrading and ctx.scenario.upgrade.rollback:
+            copy.stage = "rollback"
+            rehearse.roll_back(ctx, work)
+        copy.stage = "done"
+    finally:
+        work.close()
+        copy.ended = round(ctx.clock() - ctx.t0, 3)
+        if variant.name == ctx.scenario.baseline.name:
+            ctx.guard.baseline_gone()  # never leave the candidates waiting
+        else:
+            ctx.guard.done_reading(variant.name)
+
+
+def staged(ctx: RunContext, work: CopyWork) -> bool:
+    """Start the copy's services wave by wave, with the client's data and the upgrade in
+    between; False (recorded in the copy) when it did not start."""
+    copy, variant = work.copy, work.variant
+    copy.stage = "start"
+    copy.services = {
+        s: ServiceInfo(container=work.containers[s], image=ctx.refs[(variant.name, s)]) for s in variant.services
+    }
+    start = ctx.clock()
+    try:
+        stage.create_copy(work.engine, ctx.scenario.name, variant, work.names)
+        work.start_probe()
+        for wave in start_order(variant.services):
+            ctx.token.check()
+            for service in wave:
+                svc, image = variant.services[service], copy.services[service].image
+                spec = stage.container_spec(work.names, ctx.scenario.name, variant.name, service, svc, image)
+                work.engine.create(spec)
+                restore.place_files(ctx, work, service)
+                work.engine.begin(spec.name)
+            stage.wait_ready(
+                work.engine,
+                {s: work.containers[s] for s in wave},
+                variant.name,
+                ctx.scenario.timeouts.ready,
+                ctx.token,
+                ctx.clock,
+                on_ready=lambda s: ctx.log(f"{variant.name}: {s} ready ({ctx.clock() - start:.1f} s)"),
+            )
+            restore.load_dumps(ctx, work, wave)
+            if work.upgrading and rehearse.moved(ctx.scenario) & set(wave):
+                rehearse.upgrade(ctx, work)
+    except (Stopped, EngineUnavailable):
+        raise
+    except LabError as err:
+        copy.error = str(err)
+        copy.seconds["start_ready"] = round(ctx.clock() - start, 3)
+        ctx.log(f"{variant.name}: did not start — {str(err).splitlines()[0]}")
+        return False
+    copy.ready = True
+    copy.seconds["start_ready"] = round(ctx.clock() - start, 3)
+    ctx.slowest("start_ready", copy.seconds["start_ready"])
+    check.describe(ctx, work)  # beside the copy's work, off its critical path
+    if work.upgrading and not copy.upgrade:  # steps that move no data into a service: after staging
+        rehearse.upgrade(ctx, work)
+    return True
+
+
+def _reason(failed: BaseException) -> LabError:
+    """Why the other copies stop when one of them raised."""
+    if isinstance(failed, LabError):
+        return failed
+    if isinstance(failed, KeyboardInterrupt):
+        return Interrupted("interrupted (Ctrl-C)")
+    return LabError(f"internal error: {type(failed).__name__}: {failed}")

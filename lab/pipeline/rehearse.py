@@ -1,0 +1,182 @@
+"""Rehearse the upgrade procedure itself: every step of the scenario's `upgrade` (and
+`rollback`) run for real against the copies, in order, timed. The total time of the
+upgrade steps is the pilot's downtime estimate. A step that fails stops the procedure for
+that candidate, with its output as the finding; the steps after it are not run.
+
+A step runs a command in one service of the baseline or of the candidate. With `into`,
+its output is streamed through the lab into a command of another service (a dump on the
+baseline loaded into the candidate): nothing is shared between the copies but that stream.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Mapping
+
+from lab.cancel import Token
+from lab.checks.declarative import bounded
+from lab.compare import verdicts
+from lab.engine import session, streams
+from lab.engine.types import EngineLike
+from lab.errors import LabError, Stopped
+from lab.pipeline import verify
+from lab.pipeline.context import CopyWork, RunContext
+from lab.results import CheckResult, Kind, Outcome, StepRecord
+from lab.scenario.loading import Scenario
+from lab.scenario.model import Step
+
+OUTPUT_LINES = 30
+Containers = dict[str, dict[str, str]]  # side ("baseline", "candidate") -> service -> container
+
+
+def argv_of(run: list[str] | str) -> list[str]:
+    return ["sh", "-c", run] if isinstance(run, str) else list(run)
+
+
+def run_steps(
+    engines: Mapping[str, EngineLike], steps: list[Step], containers: Containers, token: Token
+) -> list[StepRecord]:
+    """Run the steps in order until one fails; the ones after it are recorded as not run.
+    `engines` and `containers` are by side (baseline, candidate): the two copies may run on
+    different engines, and a step streams from one into the other through both APIs."""
+    records: list[StepRecord] = []
+    for step in steps:
+        if records and not records[-1].ok:
+            records.append(skipped(step, "an earlier step failed"))
+            continue
+        records.append(run_step(engines, step, containers, token))
+    return records
+
+
+def skipped(step: Step, why: str) -> StepRecord:
+    """A step that was not run, and why."""
+    return StepRecord(
+        name=step.name, side=step.side, service=step.service, ok=False, skipped=True, message=f"not run: {why}"
+    )
+
+
+def run_step(engines: Mapping[str, EngineLike], step: Step, containers: Containers, token: Token) -> StepRecord:
+    """One step, bounded by its timeout and by the token (whose error it raises)."""
+    start = time.perf_counter()
+    source = containers[step.side][step.service]
+    engine = engines[step.side]
+    try:
+        argv = bounded(argv_of(step.run), step.timeout)
+        if step.into is None:
+            code, out, err = session.feed(engine, source, argv, io.BytesIO(b""), step.timeout + 5, token, step.user)
+            codes = [code]
+            said, moved = err.strip() or out.strip(), 0
+        else:
+            stream, exec_id = engine.attach(source, argv, step.user)
+            target = containers[step.into.side][step.into.service]
+            receiver = engines[step.into.side]
+            into, into_id = receiver.attach(target, bounded(argv_of(step.into.run), step.timeout), step.into.user)
+            try:
+                src_err, out, err, moved = streams.relay(stream, into, step.timeout + 5, token)
+            finally:
+                stream.close()
+                into.close()
+            codes = [
+                streams.exit_code_of(lambda: engine.exit_code(exec_id), token, f"step '{step.name}'"),
+                streams.exit_code_of(lambda: receiver.exit_code(into_id), token, f"step '{step.name}' (into)"),
+            ]
+            said = "\n".join(part for part in (src_err.strip(), err.strip() or out.strip()) if part)
+    except Stopped:
+        raise
+    except TimeoutError:
+        return _record(step, start, False, f"did not finish within {step.timeout:g} s")
+    except (LabError, OSError) as failure:
+        return _record(step, start, False, f"could not run: {failure}")
+    tail = "\n".join(said.splitlines()[-OUTPUT_LINES:])
+    if any(code in (124, 137) for code in codes):
+        return _record(step, start, False, f"did not finish within {step.timeout:g} s", tail, moved)
+    failed = [code for code in codes if code != 0]
+    if failed:
+        which = "" if len(codes) == 1 else (" (the sending side)" if codes[0] != 0 else " (the receiving side)")
+        return _record(step, start, False, f"failed with exit code {failed[0]}{which}", tail, moved)
+    return _record(step, start, True, "done", tail, moved)
+
+
+def _record(step: Step, start: float, ok: bool, message: str, output: str = "", moved: int = 0) -> StepRecord:
+    return StepRecord(
+        name=step.name,
+        side=step.side,
+        service=step.service,
+        ok=ok,
+        message=message,
+        output=output,
+        bytes_moved=moved,
+        seconds=round(time.perf_counter() - start, 3),
+    )
+
+
+def as_checks(records: list[StepRecord], kind: Kind) -> list[CheckResult]:
+    """Steps as checks ("upgrade:<name>", "rollback:<name>"), judged like a restore."""
+    return [
+        CheckResult(
+            id=f"{kind.value}:{r.name}",
+            kind=kind,
+            seconds=r.seconds,
+            message="" if r.ok else r.message,
+            detail=r.output if not r.ok else "",
+            outcome=Outcome.PASSED if r.ok else Outcome.NOT_RUN if r.skipped else Outcome.FAILED,
+        )
+        for r in records
+    ]
+
+
+# the rehearse stage of one candidate -----------------------------------------------------
+def moved(scenario: Scenario) -> set[str]:
+    """The candidate's services that get their data through the upgrade steps (no restore)."""
+    return {s.into.service for s in scenario.upgrade.steps if s.into and s.into.side == "candidate"}
+
+
+def upgrade(ctx: RunContext, work: CopyWork) -> None:
+    """Bring the candidate its data the way production would move: the upgrade steps, from
+    the restored baseline (read under the guard), timed; their total is the downtime estimate."""
+    copy = work.copy
+    copy.stage = "upgrade"
+    with ctx.guard.reading(work.variant.name):
+        baseline = ctx.baseline
+        if not baseline.ready or verdicts.data_failures(baseline) or not baseline.restores:
+            copy.upgrade = [
+                skipped(s, "the baseline holds no restored data to upgrade from") for s in ctx.scenario.upgrade.steps
+            ]
+        else:
+            copy.upgrade = run_steps(_engines(ctx, work), ctx.scenario.upgrade.steps, _sides(ctx, work), ctx.token)
+    _stepped(ctx, work, Kind.UPGRADE, copy.upgrade, "downtime")
+
+
+def roll_back(ctx: RunContext, work: CopyWork) -> None:
+    """The way back, rehearsed after the checks and written into the baseline under the
+    guard; verified where the data went back to."""
+    rollback = ctx.scenario.upgrade.rollback
+    copy = work.copy
+    with ctx.guard.writing(work.variant.name):
+        copy.rollback = run_steps(_engines(ctx, work), rollback, _sides(ctx, work), ctx.token)
+        last = rollback[-1]
+        side = last.into.side if last.into else last.side
+        if all(r.ok for r in copy.rollback):
+            found = verify.verified(ctx, _sides(ctx, work)[side], _engines(ctx, work)[side])
+    _stepped(ctx, work, Kind.ROLLBACK, copy.rollback, "rollback")
+    if all(r.ok for r in copy.rollback):
+        copy.checks += [c.model_copy(update={"id": f"rollback:{side} {c.id}", "kind": Kind.ROLLBACK}) for c in found]
+
+
+def _stepped(ctx: RunContext, work: CopyWork, kind: Kind, records: list[StepRecord], timed: str) -> None:
+    """Say and keep what the steps of an upgrade or a rollback did; their total time."""
+    for record in records:
+        ctx.log(f"{work.variant.name}: {kind.value} step '{record.name}': {record.message} ({record.seconds:.1f} s)")
+    work.copy.seconds[timed] = round(sum(r.seconds for r in records), 3)
+    work.copy.checks += as_checks(records, kind)
+
+
+def _engines(ctx: RunContext, work: CopyWork) -> dict[str, EngineLike]:
+    """The engine of each side of a step: the baseline's and this copy's."""
+    return {"baseline": ctx.placement[ctx.scenario.baseline.name], "candidate": work.engine}
+
+
+def _sides(ctx: RunContext, work: CopyWork) -> Containers:
+    baseline = {s: i.container for s, i in ctx.baseline.services.items()}
+    return {"baseline": baseline, "candidate": work.containers}

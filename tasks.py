@@ -11,7 +11,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +191,7 @@ def pilot(
 
 def _duration(option: str, text: str) -> float:
     from lab.errors import LabError
-    from lab.scenario.model import parse_duration
+    from lab.scenario.fields import parse_duration
 
     try:
         return parse_duration(text)
@@ -310,11 +309,11 @@ def _templates(given: str) -> Path | None:
 @lab_errors
 def down(c: Context, run_id: str, engine: list[str] | None = None) -> None:
     """Remove every container, network and volume of a run (e.g. one kept with --keep), on every engine."""
-    from lab.engine import fleet
+    from lab.engine.types import shown_url
 
     for eng in _engines(engine, skip_unreachable=True):
         gone = eng.remove_run(run_id)
-        where = fleet.shown(eng.url)
+        where = shown_url(eng.url)
         say(f"removed {gone} of run {run_id} on {where}" if gone else f"nothing of run {run_id} on {where}")
 
 
@@ -328,33 +327,11 @@ def down(c: Context, run_id: str, engine: list[str] | None = None) -> None:
 @lab_errors
 def gc(c: Context, all_runs: bool = False, engine: list[str] | None = None) -> None:
     """Remove what earlier runs left in every engine (found by label), sparing kept and running ones."""
-    removed = 0
-    for eng in _engines(engine, skip_unreachable=True):
-        removed += _gc_one(eng, all_runs)
+    from lab.engine.gc import collect
+
+    removed = sum(collect(eng, all_runs, say) for eng in _engines(engine, skip_unreachable=True))
     if not removed:
         say("nothing to remove")
-
-
-def _gc_one(eng: Any, all_runs: bool) -> int:
-    from lab.engine import fleet
-
-    where = f" on {fleet.shown(eng.url)}"
-    removed = 0
-    for r in eng.runs():
-        if r.owner_running():
-            say(f"spared run {r.run_id} ({r.scenario}){where}: its pilot is still running ({r.owner})")
-        elif r.kept and not all_runs:
-            until = datetime.fromtimestamp(r.kept_until, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-            say(
-                f"spared run {r.run_id} ({r.scenario}){where}: kept with --keep until {until}"
-                f" (`invoke down {r.run_id}` removes it now)"
-            )
-        else:
-            eng.remove_run(r.run_id)
-            removed += 1
-            why = " (its --keep ran out)" if r.kept_until else ""
-            say(f"removed run {r.run_id} ({r.scenario or 'unknown scenario'}){where}{why}: {r}")
-    return removed
 
 
 @task(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
+from lab.engine.gc import RunObjects
 from lab.engine.streams import HEADER
 from lab.engine.types import (
     KEEP,
@@ -27,8 +28,6 @@ from lab.engine.types import (
     ContainerSpec,
     ContainerState,
     EngineLike,
-    ExecResult,
-    RunObjects,
 )
 from lab.errors import BuildFailed, EngineError, EngineUnavailable
 
@@ -216,7 +215,8 @@ class FakeEngine:
     def attach(self, container: str, argv: list[str], user: str | None = None) -> tuple[FakeStream, str]:
         exec_id = f"exec-{len(self.execs)}"
         self.execs.append((container, argv))
-        return FakeStream(self, self._spec(container), " ".join(argv), exec_id), exec_id
+        shell = argv == ["sh"]  # a long-lived shell (lab.engine.session)
+        return FakeStream(self, self._spec(container), " ".join(argv), exec_id, shell), exec_id
 
     def exit_code(self, exec_id: str) -> int | None:
         polls = self.exit_polls[exec_id] = self.exit_polls.get(exec_id, 0) + 1
@@ -228,16 +228,6 @@ class FakeEngine:
         n = self.polls.get(container, 0)
         self.polls[container] = n + 1
         return script[min(n, len(script) - 1)]
-
-    def open_shell(self, container: str, user: str | None = None) -> FakeStream:
-        return FakeStream(self, self._spec(container), "sh", "", shell=True)
-
-    def exec(
-        self, container: str, argv: list[str], env: dict[str, str] | None = None, user: str | None = None
-    ) -> ExecResult:
-        self.execs.append((container, argv))
-        found = self.answer(Call(self._spec(container), " ".join(argv), b"")) or Answer()
-        return ExecResult(found.code, found.stdout, found.stderr, 0.001)
 
     def logs(self, container: str, tail: int | None = None) -> str:
         text = self.service_logs.get(self._spec(container).labels[SERVICE], "")

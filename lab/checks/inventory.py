@@ -1,5 +1,5 @@
 """What runs in a copy: the OS release and the main packages of each service's image,
-read through `docker exec` for the report's environment section.
+read through an exec in each container, for the report's environment section.
 
 "Main packages" are those the image installed on purpose (apt-mark showmanual) that are
 not part of a Debian base system (priority required, important or standard; shared
@@ -10,8 +10,13 @@ nodejs, php, ruby, openssl): for a PostgreSQL image `postgresql 15+248`, for a F
 
 from __future__ import annotations
 
+import io
+
+from lab.cancel import Token
+from lab.engine import session
 from lab.engine.types import EngineLike
 
+DEADLINE = 30.0  # seconds
 RUNTIMES = ("python3", "nodejs", "php", "ruby", "openssl")
 BASE_PRIORITIES = ("required", "important", "standard")
 BASE_SECTIONS = ("libs", "oldlibs", "perl", "admin")
@@ -24,10 +29,11 @@ dpkg-query -W -f='${Package} ${Version} ${Priority} ${Section}\n' $manual RUNTIM
 """.replace("RUNTIMES", " ".join(RUNTIMES))
 
 
-def describe(engine: EngineLike, container: str) -> tuple[str, dict[str, str]]:
+def describe(engine: EngineLike, container: str, token: Token) -> tuple[str, dict[str, str]]:
     """(OS name, {package: version}); empty when the image has no such tools. An engine
     that refuses the exec raises (the pilot records it as a warning)."""
-    return parse(engine.exec(container, ["sh", "-c", SCRIPT]).stdout)
+    _, out, _ = session.feed(engine, container, ["sh", "-c", SCRIPT], io.BytesIO(b""), DEADLINE, token)
+    return parse(out)
 
 
 def parse(text: str) -> tuple[str, dict[str, str]]:

@@ -1,6 +1,6 @@
 """pytest plugin that points testinfra's `host` fixture at one copy of the stack.
 
-Loaded by the pilot into one pytest process per copy (`-p lab.pytest_plugin`), with a JSON
+Loaded by the pilot into one pytest process per copy (`-p lab.checks.pytest_plugin`), with a JSON
 file naming the copy's containers. Existing testinfra files run unmodified: `host` is the
 service the scenario names for that file (a test runs once per listed service, with the
 service name as its id), and `lab.host("db")` reaches any service of the same copy by name.

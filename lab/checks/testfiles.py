@@ -1,7 +1,7 @@
 """Run the scenario's pytest + testinfra files against one copy, in one pytest process.
 
 The pytest start-up is paid once per copy, not per check, while the copy starts. It gets the copy's
-containers through `lab.pytest_plugin` and writes one outcome per test, which is read back
+containers through `lab.checks.pytest_plugin` and writes one outcome per test, which is read back
 here, as each test finishes, so a deadline or an interrupt loses only the unfinished ones.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lab.cancel import Token
 from lab.results import CheckResult, Observation, Outcome
-from lab.scenario.loading import Scenario
+from lab.scenario import Scenario
 
 POLL = 0.2  # seconds between looks at the cancel flag while pytest runs
 

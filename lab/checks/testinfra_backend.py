@@ -1,5 +1,5 @@
 """A testinfra backend that runs a test's commands through the copy's long-lived shell
-sessions (lab.session) instead of a `docker exec` process per command.
+sessions (lab.engine.session) instead of a `docker exec` process per command.
 
 testinfra's own docker backend starts `docker exec` for every command a test runs (tens of
 milliseconds each); here a command costs about a millisecond on top of its own work, with

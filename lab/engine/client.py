@@ -22,9 +22,9 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from lab.cancel import Token
-from lab.engine.streams import RawStream, exit_code_of
-from lab.engine.types import KEEP, RUN, ContainerSpec, ContainerState, ExecResult, Labelled, RunObjects, run_objects
+from lab.engine.gc import RunObjects, run_objects
+from lab.engine.streams import RawStream
+from lab.engine.types import KEEP, RUN, ContainerSpec, ContainerState, Labelled
 from lab.errors import BuildFailed, EngineError, EngineUnavailable
 
 CONNECTION_ERRORS = (requests.exceptions.ConnectionError, docker.errors.DockerException)
@@ -218,8 +218,10 @@ class Engine:
         return RawStream(self._call(api.exec_start, exec_id, socket=True)), exec_id
 
     def exit_code(self, exec_id: str) -> int | None:
-        code = self._call(self.client.api.exec_inspect, exec_id).get("ExitCode")
-        return int(code) if code is not None else None
+        """The exit code of an exec, or None while the engine has not recorded its end."""
+        found = self._call(self.client.api.exec_inspect, exec_id)
+        code = found.get("ExitCode")
+        return int(code) if code is not None and not found.get("Running") else None
 
     def state(self, container: str) -> ContainerState:
         attrs = self._call(self.client.api.inspect_container, container)
@@ -232,31 +234,6 @@ class Engine:
             health=health["Status"] if health else None,
             health_output=(probes[-1].get("Output") or "").strip() if probes else "",
         )
-
-    def exec(
-        self, container: str, argv: list[str], env: dict[str, str] | None = None, user: str | None = None
-    ) -> ExecResult:
-        """Run `argv` in a running container through the API (no host ports, no CLI)."""
-        api = self.client.api
-        start = time.perf_counter()
-        exec_id = self._call(api.exec_create, container, argv, environment=env, user=user or "")["Id"]
-        stdout, stderr = self._call(api.exec_start, exec_id, demux=True)
-        exit_code = exit_code_of(lambda: self.exit_code(exec_id), Token(), f"`{argv[0]}` in {container}")
-        return ExecResult(
-            exit_code=exit_code,
-            stdout=(stdout or b"").decode("utf-8", "replace"),
-            stderr=(stderr or b"").decode("utf-8", "replace"),
-            seconds=time.perf_counter() - start,
-        )
-
-    def open_shell(self, container: str, user: str | None = None) -> RawStream:
-        """A long-lived `sh` in the container, its stdin and multiplexed output on one stream
-        (lab.session speaks to it), so that a command costs no `docker exec` of its own."""
-        api = self.client.api
-        exec_id = self._call(
-            api.exec_create, container, ["sh"], stdin=True, stdout=True, stderr=True, tty=False, user=user or ""
-        )["Id"]
-        return RawStream(self._call(api.exec_start, exec_id, socket=True))
 
     def logs(self, container: str, tail: int | None = None) -> str:
         raw = self._call(self.client.api.logs, container, tail=tail if tail is not None else "all")

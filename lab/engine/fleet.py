@@ -64,8 +64,3 @@ def place(variants: Sequence[str], engines: Sequence[E]) -> dict[str, E]:
     {'baseline': 'e1', 'a': 'e2', 'b': 'e1', 'c': 'e2'}
     """
     return {name: engines[index % len(engines)] for index, name in enumerate(variants)}
-
-
-def shown(url: str) -> str:
-    """An engine's URL as a person reads it."""
-    return url or "the local engine"

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from lab.cancel import POLL, Token
-from lab.engine import fleet
-from lab.engine.types import INPUTS, SCENARIO, EngineLike
+from lab.engine.types import INPUTS, SCENARIO, EngineLike, shown_url
 from lab.errors import BuildFailed
-from lab.scenario.loading import Scenario
+from lab.scenario import Scenario
 from lab.scenario.model import Service
 
 FROM_RE = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)", re.IGNORECASE | re.MULTILINE)
@@ -106,7 +105,7 @@ def slug(name: str) -> str:
 
 
 def probe_plan() -> ImagePlan:
-    """The lab's own HTTP probe image (lab/probe)."""
+    """The lab's own HTTP probe image (lab/checks/probe)."""
     context = Path(__file__).resolve().parents[1] / "checks" / "probe"
     text = (context / "Dockerfile").read_text(encoding="utf-8")
     return ImagePlan(ref="lab/probe", context=context, dockerfile="Dockerfile", bases=tuple(base_images(text, {})))
@@ -146,7 +145,7 @@ def ensure(
     missing: list[str] = []
     for key, p in plans.items():
         engine = placement[key[0]]
-        where = f" on {fleet.shown(engine.url)}" if len(engines) > 1 else ""
+        where = f" on {shown_url(engine.url)}" if len(engines) > 1 else ""
         if p.context is None:
             if engine.image_id(p.ref) is None:
                 missing.append(f"image '{p.ref}' (service {key[1]}, {key[0]}) is not in the engine{where}")

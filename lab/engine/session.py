@@ -1,8 +1,8 @@
 """Commands through one long-lived shell per container instead of a `docker exec` each.
 
 A `docker exec` costs the engine tens of milliseconds; writing a command line to a shell
-that is already running costs about one. `Shell` speaks to an attached `sh` (see
-Engine.open_shell): it writes each command, run in a subshell with stdin closed, followed
+that is already running costs about one. `Shell` speaks to an attached `sh` (an exec with
+its stdin and multiplexed output on one stream): it writes each command, run in a subshell with stdin closed, followed
 by markers on stdout (with the exit code) and on stderr, and reads Docker's multiplexed
 frames until both markers are back. `ShellPool` keeps one shell per container, user and
 thread, so that checks of one copy still run several at a time.
@@ -107,7 +107,7 @@ class ShellPool:
         if shell is None or shell.broken:
             if shell is not None:
                 shell.close()
-            shell = Shell(self.engine.open_shell(container, user), container, self.token)
+            shell = Shell(self.engine.attach(container, ["sh"], user)[0], container, self.token)
             with self.lock:
                 self.shells[key] = shell
         return shell.run(argv, env, timeout)

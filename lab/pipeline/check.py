@@ -27,7 +27,9 @@ def describe(ctx: RunContext, work: CopyWork) -> None:
         for service, info in work.copy.services.items():
             try:
                 info.image_id = work.engine.image_summary(info.image)["id"]
-                info.os, info.packages = inventory.describe(work.engine, info.container)
+                info.os, info.packages = inventory.describe(work.engine, info.container, ctx.token)
+            except Stopped:
+                return
             except LabError as err:
                 _warn(ctx, f"{work.variant.name}: what {service} runs could not be read: {err}")
 

@@ -21,11 +21,11 @@ from typing import TypeVar
 from lab.cancel import Token
 from lab.checks import testfiles
 from lab.engine import fleet
-from lab.engine.types import ContainerSpec, EngineLike, labels
+from lab.engine.types import ContainerSpec, EngineLike, labels, shown_url
 from lab.pipeline.guard import BaselineGuard
 from lab.pipeline.stage import CopyNames
 from lab.results import CopyResult, PilotResult
-from lab.scenario.loading import Scenario, Variant
+from lab.scenario import Scenario, Variant
 from lab.scenario.secrets import Redactor
 
 Say = Callable[[str], None]
@@ -138,7 +138,7 @@ def prepare(
         ),
         copies={
             v.name: CopyResult(
-                variant=v.name, role=v.role, description=v.description, engine=fleet.shown(placement[v.name].url)
+                variant=v.name, role=v.role, description=v.description, engine=shown_url(placement[v.name].url)
             )
             for v in scenario.variants
         },

@@ -22,7 +22,7 @@ from lab.errors import EngineUnavailable, Interrupted, LabError, Stopped
 from lab.pipeline import check, rehearse, restore, stage
 from lab.pipeline.context import CopyWork, RunContext
 from lab.results import ServiceInfo
-from lab.scenario.loading import TWIN, Variant, start_order
+from lab.scenario import TWIN, Variant, start_order
 
 
 def run(ctx: RunContext, skip: set[str]) -> None:

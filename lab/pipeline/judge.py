@@ -9,7 +9,7 @@ from lab.compare.diff import Rules
 from lab.errors import LabError
 from lab.pipeline.context import RunContext
 from lab.results import CopyResult
-from lab.scenario.loading import TWIN
+from lab.scenario import TWIN
 
 
 def judge(ctx: RunContext) -> None:

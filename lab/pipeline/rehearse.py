@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 
 from lab.cancel import Token
-from lab.checks.declarative import bounded
+from lab.checks.commands import bounded
 from lab.compare import verdicts
 from lab.engine import session, streams
 from lab.engine.types import EngineLike
@@ -23,7 +23,7 @@ from lab.errors import LabError, Stopped
 from lab.pipeline import verify
 from lab.pipeline.context import CopyWork, RunContext
 from lab.results import CheckResult, Kind, Outcome, StepRecord
-from lab.scenario.loading import Scenario
+from lab.scenario import Scenario
 from lab.scenario.model import Step
 
 OUTPUT_LINES = 30

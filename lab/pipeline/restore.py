@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from lab.cancel import Token
-from lab.checks.declarative import bounded
+from lab.checks.commands import bounded
 from lab.engine import session
 from lab.engine.types import EngineLike
 from lab.errors import LabError, Stopped

@@ -21,7 +21,7 @@ from pathlib import Path
 from lab.pipeline.context import RunContext
 from lab.records import history
 from lab.results import CopyResult, PilotResult
-from lab.scenario.loading import BASELINE, TWIN, Scenario
+from lab.scenario import BASELINE, TWIN, Scenario
 
 
 def why_not(scenario: Scenario) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from lab.cancel import Token
 from lab.engine.types import ContainerSpec, ContainerState, EngineLike, labels
 from lab.errors import NotReady
-from lab.scenario.loading import Variant
+from lab.scenario import Variant
 from lab.scenario.model import Healthcheck, Service
 
 Clock = Callable[[], float]

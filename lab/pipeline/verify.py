@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from lab.checks.declarative import Runner, bounded
+from lab.checks.commands import Runner, bounded
 from lab.engine.session import ShellPool
 from lab.engine.types import EngineLike
 from lab.errors import LabError, Stopped

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 
-from lab.engine import fleet
+from lab.engine.types import shown_url
 from lab.errors import LabError
 from lab.pipeline import build
 from lab.pipeline.context import RunContext, now
@@ -71,10 +71,10 @@ def teardown(ctx: RunContext) -> None:
     for engine in ctx.engines:
         try:
             gone = engine.remove_run(ctx.run_id)
-            where = f" on {fleet.shown(engine.url)}" if len(ctx.engines) > 1 else ""
+            where = f" on {shown_url(engine.url)}" if len(ctx.engines) > 1 else ""
             ctx.log(f"teardown: removed {gone}{where}")
         except LabError as err:
-            failures.append(f"{fleet.shown(engine.url)}: {err}")
+            failures.append(f"{shown_url(engine.url)}: {err}")
     if failures:
         raise LabError("; ".join(failures))
 

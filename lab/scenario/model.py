@@ -1,90 +1,29 @@
 """The scenario file's schema: strict pydantic models of what a scenario.yml may say.
 
 Unknown keys are errors (extra="forbid"); values a person writes loosely (durations such
-as "500ms", Compose's list form of environment, a command as a string) are normalised here.
-lab.scenario loads files into these models and reports problems with file and line.
+as "500ms", Compose's list form of environment, a command as a string) are normalised by
+the types of `lab.scenario.fields`. `lab.scenario.loading` loads files into these models and
+reports problems with file and line.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")  # services: also their host names in a copy
-CANDIDATE_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{0,40}$")  # candidates: 'vendor-5.3.0' (a matrix's)
-DURATION_RE = re.compile(
-    r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m(?!s))?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*(?:(\d+)\s*ms)?\s*$"
+from lab.scenario.fields import (
+    NAME_RE,
+    Argv,
+    Deadline,
+    Duration,
+    JsonPath,
+    Model,
+    Regex,
+    StrList,
+    TextMap,
+    parse_size,
 )
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from a number or a string such as "500ms", "2s", "1m30s", "2h".
-
-    >>> parse_duration("1m30s"), parse_duration("250ms"), parse_duration(3), parse_duration("1h")
-    (90.0, 0.25, 3.0, 3600.0)
-    """
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30, '30s', '500ms' or '2m'")
-    if isinstance(value, (int, float)):
-        return float(value)
-    match = DURATION_RE.match(str(value))
-    if not match or not any(match.groups()):
-        raise ValueError(f"{value!r} is not a duration — write e.g. 30, '30s', '500ms' or '2m'")
-    hours, minutes, seconds, millis = match.groups()
-    return float(hours or 0) * 3600 + float(minutes or 0) * 60 + float(seconds or 0) + float(millis or 0) / 1000
-
-
-def _scalar_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
-        return str(value)
-    raise ValueError(f"expected a plain value (text or number), got {type(value).__name__}")
-
-
-def _text_map(value: Any) -> dict[str, str]:
-    """A mapping of text values; Compose's list form ["KEY=value"] is accepted too."""
-    if isinstance(value, list):
-        pairs = {}
-        for item in value:
-            if not isinstance(item, str) or "=" not in item:
-                raise ValueError(f"list entries must look like KEY=value, got {item!r}")
-            key, _, val = item.partition("=")
-            pairs[key] = val
-        return pairs
-    if isinstance(value, dict):
-        return {str(k): _scalar_text(v) for k, v in value.items()}
-    raise ValueError("expected a mapping of NAME: value")
-
-
-def _argv(value: Any) -> list[str] | str:
-    """A command: a list of arguments, or a string run by /bin/sh -c."""
-    if isinstance(value, str) and value.strip():
-        return value
-    if isinstance(value, list) and value and all(isinstance(a, (str, int, float)) for a in value):
-        return [str(a) for a in value]
-    raise ValueError("expected a command: a non-empty list of arguments or a shell string")
-
-
-def _str_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(a, (str, int)) for a in value):
-        return [str(a) for a in value]
-    raise ValueError("expected a list of names")
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-Deadline = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
-TextMap = Annotated[dict[str, str], BeforeValidator(_text_map)]
-Argv = Annotated[list[str] | str, BeforeValidator(_argv)]
-StrList = Annotated[list[str], BeforeValidator(_str_list)]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Healthcheck(Model):
@@ -107,24 +46,6 @@ class Build(Model):
 
 def _build(value: Any) -> Any:
     return {"context": value} if isinstance(value, str) else value
-
-
-SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
-
-
-def parse_size(value: Any) -> int:
-    """Bytes from a number or a string such as "512m" or "2g".
-
-    >>> parse_size("512m"), parse_size("1g"), parse_size(1024)
-    (536870912, 1073741824, 1024)
-    """
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = SIZE_RE.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a size — write e.g. 512m or 2g")
-    number, unit = match.groups()
-    return int(float(number) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit.lower()])
 
 
 class Resources(Model):
@@ -182,31 +103,11 @@ def _test_file(value: Any) -> Any:
     return {"file": value} if isinstance(value, str) else value
 
 
-def _regex(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("expected a regular expression (text)")
-    try:
-        re.compile(value)
-    except re.error as err:
-        raise ValueError(f"{value!r} is not a valid regular expression: {err}") from None
-    return value
-
-
-Regex = Annotated[str, BeforeValidator(_regex)]
-JSON_PATH_RE = re.compile(r"^\$(\.[^.\[\]]+|\[(\d+|\*)\])*$")
-
-
-def _json_path(value: Any) -> str:
-    if not isinstance(value, str) or not JSON_PATH_RE.match(value):
-        raise ValueError(f"{value!r} is not a JSON path — write e.g. $.created_at or $.items[*].id")
-    return value
-
-
 class Ignore(Model):
     """What to leave out before outputs are compared: the explicit noise rules."""
 
     regex: list[Regex] = []  # masked in text (command output, HTTP bodies, SQL values)
-    json_paths: list[Annotated[str, BeforeValidator(_json_path)]] = []  # fields of JSON bodies
+    json_paths: list[JsonPath] = []  # fields of JSON bodies
     columns: list[str] = []  # SQL result columns
 
 
@@ -252,7 +153,7 @@ class CommandCheck(Probe):
 
 
 class Noise(Model):
-    """Where the second baseline observation comes from (see lab.diff)."""
+    """Where the second baseline observation comes from (see lab.compare.diff)."""
 
     second_run: bool = True  # run the checks a second time on the baseline
     second_copy: bool = False  # stage a second baseline copy and observe it too

@@ -1,4 +1,4 @@
-"""lab/compare.py: outcome classification, comparison across copies, verdicts."""
+"""lab/compare/verdicts.py: outcome classification, comparison across copies, verdicts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""lab/diff.py: output diffs, explicit ignore rules and noise learned from the baseline."""
+"""lab/compare/diff.py: output diffs, explicit ignore rules and noise learned from the baseline."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""lab/images.py: base image discovery, input hashing, build-or-reuse."""
+"""lab/engine/images.py: base image discovery, input hashing, build-or-reuse."""
 
 from __future__ import annotations
 

@@ -252,19 +252,19 @@ def test_a_probe_or_an_inventory_that_fails_is_data_not_the_end_of_the_pilot(wri
         "  noise: {second_copy: true}", "  http:\n    - {name: home, service: app, port: 8000, path: /}"
     )
     engine = FakeEngine(answer=Shop())
-    original_start, original_exec = engine.start, engine.exec
+    original_start, original_attach = engine.start, engine.attach
 
     def start_probe(spec):
         if spec.name.endswith("-lab-probe"):
             raise EngineError("no space left on device")
         original_start(spec)
 
-    def exec_(container, argv, env=None, user=None):
-        if "-next-" in container:
+    def attach(container, argv, user=None):
+        if "-next-" in container and "os-release" in " ".join(argv):
             raise EngineError("the inventory's exec was refused")
-        return original_exec(container, argv, env, user)
+        return original_attach(container, argv, user)
 
-    engine.start, engine.exec = start_probe, exec_  # type: ignore[method-assign]
+    engine.start, engine.attach = start_probe, attach  # type: ignore[method-assign]
     ctx = start(write_scenario, tmp_path, engine, with_http)
     result = pilot.run(ctx)
     assert result.exit_code in (0, 1) and not result.error, result.error

@@ -1,10 +1,10 @@
-"""lab/probes.py: building and parsing the clients' invocations, on recorded outputs."""
+"""lab/checks/declarative.py: building and parsing the clients' invocations, on recorded outputs."""
 
 from __future__ import annotations
 
 import pytest
 
-from lab.checks import declarative as probes
+from lab.checks import declarative, sql
 from lab.engine.types import ExecResult
 from lab.results import Outcome
 from lab.scenario.model import CommandCheck, SqlCheck
@@ -18,7 +18,7 @@ PSQL = (
 
 
 def test_parse_psql_columns_rows_nulls_and_timings():
-    columns, rows, times = probes.parse_psql(PSQL, 3)
+    columns, rows, times = sql.parse_psql(PSQL, 3)
     assert columns == [
         {"name": "city", "type": "text"},
         {"name": "n", "type": "bigint"},
@@ -30,7 +30,7 @@ def test_parse_psql_columns_rows_nulls_and_timings():
 
 
 def test_sql_script_repeats_without_printing_again():
-    script = probes.sql_script("SELECT 1 -- the answer;", 3)
+    script = sql.sql_script("SELECT 1 -- the answer;", 3)
     assert script.count("SELECT 1 -- the answer") == 2  # described, then run; repeated by \\g
     assert "SELECT 1 -- the answer\n\\gdesc\n" in script and script.endswith("\\o /dev/null\n\\g\n\\g\n")
 
@@ -50,7 +50,7 @@ class Recorded:
 def test_sql_error_is_a_failed_observation_with_the_message():
     engine = Recorded(ExecResult(3, "", 'psql:<stdin>:4: ERROR:  column "nope" does not exist\nLINE 1: ...', 0.01))
     check = SqlCheck(name="q", service="db", query="SELECT nope", database="shop", user="postgres")
-    obs = probes.observe(engine, "sql:q", check, {"db": "c-db"}, None)
+    obs = declarative.observe(engine, "sql:q", check, {"db": "c-db"}, None)
     assert obs.outcome == Outcome.FAILED
     assert obs.message == 'ERROR:  column "nope" does not exist'
     argv, env, _ = engine.asked[0]
@@ -62,7 +62,7 @@ def test_sql_error_is_a_failed_observation_with_the_message():
 def test_command_runs_repeat_times_and_compares_the_first_answer():
     engine = Recorded(*(ExecResult(1, "out\n", "bad thing\n", 0.02 * n) for n in (1, 2, 3)))
     check = CommandCheck(name="c", service="app", run="job --now", repeat=3, user="www")
-    obs = probes.observe(engine, "command:c", check, {"app": "c-app"}, None)
+    obs = declarative.observe(engine, "command:c", check, {"app": "c-app"}, None)
     assert obs.outcome == Outcome.FAILED and obs.message == "exit code 1 (expected 0): bad thing"
     assert obs.output == {"exit_code": 1, "stdout": "out\n", "stderr": "bad thing\n"}
     assert obs.seconds == [0.02, 0.04, 0.06]
@@ -71,7 +71,7 @@ def test_command_runs_repeat_times_and_compares_the_first_answer():
 
 def test_a_check_past_its_deadline_is_an_error():
     engine = Recorded(ExecResult(137, "", "", 5.0))
-    obs = probes.observe(
+    obs = declarative.observe(
         engine, "command:c", CommandCheck(name="c", service="app", run="sleep 99", timeout=5), {"app": "c-app"}, None
     )
     assert obs.outcome == Outcome.ERROR and obs.message == "stopped at its deadline (5 s)"

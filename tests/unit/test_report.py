@@ -1,4 +1,4 @@
-"""lab/report.py, lab/junit.py, lab/pdf.py, lab/approval.py: every format from recorded
+"""lab/records/ (report, junit, pdf, approval): every format from recorded
 results (no Docker), the page as a browser shows it, the PDF's text, and tamper-evident
 approvals."""
 

@@ -1,4 +1,4 @@
-"""lab/scenario.py: loading, strict validation with file:line messages, variant resolution."""
+"""lab/scenario/ (loading, checking, fields): loading, strict validation with file:line messages, variant resolution."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from lab import scenario
 from lab.errors import ScenarioError
-from lab.scenario import loading, model
+from lab.scenario import fields, loading
 from tests.conftest import ROOT
 
 VALID = """
@@ -147,7 +147,7 @@ def test_deep_merge_replaces_lists_and_merges_mappings():
 
 @pytest.mark.parametrize("text,seconds", [("90s", 90.0), ("1m30s", 90.0), ("250ms", 0.25), (5, 5.0), ("2m", 120.0)])
 def test_durations(text, seconds):
-    assert model.parse_duration(text) == seconds
+    assert fields.parse_duration(text) == seconds
 
 
 def test_summary_reads_the_description_only(tmp_path: Path):

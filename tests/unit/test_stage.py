@@ -14,7 +14,7 @@ from lab.engine.types import RUN, VARIANT, ContainerState
 from lab.errors import Interrupted, NotReady, ScenarioError
 from lab.pipeline import stage
 from lab.pipeline.stage import CopyNames, healthcheck_config
-from lab.scenario.loading import Variant, start_order
+from lab.scenario import Variant, start_order
 from lab.scenario.model import Healthcheck, Service
 from tests.fake_engine import HEALTHY, FakeEngine
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
-from lab.engine.gc import RunObjects
 from lab.engine.streams import HEADER
 from lab.engine.types import (
     KEEP,
@@ -28,6 +27,7 @@ from lab.engine.types import (
     ContainerSpec,
     ContainerState,
     EngineLike,
+    RunObjects,
 )
 from lab.errors import BuildFailed, EngineError, EngineUnavailable
 

@@ -22,9 +22,8 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from lab.engine.gc import RunObjects, run_objects
 from lab.engine.streams import RawStream
-from lab.engine.types import KEEP, RUN, ContainerSpec, ContainerState, Labelled
+from lab.engine.types import KEEP, RUN, ContainerSpec, ContainerState, Labelled, RunObjects, run_objects
 from lab.errors import BuildFailed, EngineError, EngineUnavailable
 
 CONNECTION_ERRORS = (requests.exceptions.ConnectionError, docker.errors.DockerException)

@@ -13,12 +13,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, Any, Protocol
 
 from lab.engine.streams import Stream
-
-if TYPE_CHECKING:
-    from lab.engine.gc import RunObjects
 
 NS = "io.upgrade-pilot-lab"
 RUN = f"{NS}.run"
@@ -30,6 +27,7 @@ INPUTS = f"{NS}.inputs"
 OWNER = f"{NS}.owner"  # host:pid of the pilot that created the object
 STARTED = f"{NS}.started"  # when that pilot started (Unix time)
 
+FOREIGN_RUN_GRACE = 12 * 3600  # a run owned by another host is presumed alive this long
 _STARTED = str(int(time.time()))
 Labelled = tuple[str, str, dict[str, str]]  # (kind, name, labels)
 
@@ -87,6 +85,66 @@ class ExecResult:
     stdout: str
     stderr: str
     seconds: float
+
+
+@dataclass(frozen=True)
+class RunObjects:
+    """What the engine holds of one run, found by label."""
+
+    run_id: str
+    scenario: str
+    kept_until: int  # kept with --keep until then (seconds since the epoch); 0: not kept
+    owner: str
+    started: int
+    containers: tuple[str, ...]
+    networks: tuple[str, ...]
+    volumes: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{len(self.containers)} containers, {len(self.networks)} networks, {len(self.volumes)} volumes"
+
+    def __bool__(self) -> bool:
+        return bool(self.containers or self.networks or self.volumes)
+
+    @property
+    def kept(self) -> bool:
+        """Kept with --keep, and the time it was kept for has not run out."""
+        return self.kept_until > time.time()
+
+    def owner_running(self) -> bool:
+        """True while the pilot that made these objects still runs. A pilot on another
+        host (a shared engine) cannot be asked, so it is presumed alive for a while."""
+        host, _, pid = self.owner.rpartition(":")
+        if host != socket.gethostname():
+            return bool(host) and time.time() - self.started < FOREIGN_RUN_GRACE
+        if not pid.isdigit():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def run_objects(run_id: str, items: list[Labelled]) -> RunObjects:
+    def first(key: str) -> str:
+        return next((lbls[key] for _, _, lbls in items if lbls.get(key)), "")
+
+    def names(kind: str) -> tuple[str, ...]:
+        return tuple(name for k, name, _ in items if k == kind)
+
+    return RunObjects(
+        run_id=run_id,
+        scenario=first(SCENARIO),
+        kept_until=int(first(KEEP)) if first(KEEP).isdigit() else 0,
+        owner=first(OWNER),
+        started=int(first(STARTED) or 0),
+        containers=names("container"),
+        networks=names("network"),
+        volumes=names("volume"),
+    )
 
 
 def shown_url(url: str) -> str:

@@ -16,14 +16,15 @@ pytestmark = pytest.mark.docker
 
 
 def running(client: docker.DockerClient, scenario: str, command: str) -> str | None:
-    """The run id of a pilot of `scenario` whose containers run `command` right now."""
-    for c in client.containers.list(filters={"label": f"io.upgrade-pilot-lab.scenario={scenario}"}):
+    """The run id of a pilot of `scenario` whose containers run `command` right now. Listed
+    without inspecting each container: containers come and go meanwhile."""
+    for c in client.api.containers(filters={"label": f"io.upgrade-pilot-lab.scenario={scenario}"}):
         try:
-            processes = c.top()["Processes"] or []
+            processes = client.api.top(c["Id"])["Processes"] or []
         except docker.errors.APIError:
             continue  # the container went away meanwhile
         if any(command in " ".join(p) for p in processes):
-            return c.labels[RUN]
+            return str(c["Labels"][RUN])
     return None
 
 

@@ -25,6 +25,8 @@ from lab.engine.session import ShellPool
 
 _COPY = pytest.StashKey[dict[str, Any]]()
 DETAIL_LINES = 60
+WHERE_LINES = 3  # of pytest's explanation (`where False = <service redis-server>.is_running`)
+WHERE_CHARS = 200
 
 
 class LabCopy:
@@ -167,10 +169,21 @@ class Recorder:
 
 
 def _headline(report: pytest.TestReport | pytest.CollectReport) -> str:
+    """The failure in one line, with pytest's explanation of what each value was: `assert
+    False — where False = <service redis-server>.is_running` says what `assert False` alone
+    does not."""
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        lines = str(crash.message).strip().splitlines()
-        return lines[0] if lines else "failed"
+        lines = [line for line in str(crash.message).strip().splitlines() if line.strip()]
+        if not lines:
+            return "failed"
+        # pytest's explanation: "+  where False = <x>.is_running", nested ones indented further
+        found = [
+            (line.index("where "), line.strip(" +")) for line in lines[1:] if line.lstrip(" +").startswith("where ")
+        ]
+        top = min((depth for depth, _ in found), default=0)
+        where = [text[:WHERE_CHARS] for depth, text in found if depth == top]
+        return " — ".join([lines[0].strip(), *where[:WHERE_LINES]])
     lines = report.longreprtext.strip().splitlines()
     return lines[-1] if lines else "failed"
 

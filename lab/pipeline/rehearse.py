@@ -37,16 +37,41 @@ def argv_of(run: list[str] | str) -> list[str]:
 def run_steps(
     engines: Mapping[str, EngineLike], steps: list[Step], containers: Containers, token: Token
 ) -> list[StepRecord]:
-    """Run the steps in order until one fails; the ones after it are recorded as not run.
-    `engines` and `containers` are by side (baseline, candidate): the two copies may run on
-    different engines, and a step streams from one into the other through both APIs."""
+    """Run the steps in order. A step that fails stops the chain of its services: a later
+    step that concerns one of them is recorded as not run, the others still run (a failing
+    PostgreSQL step does not hide the Redis one). `engines` and `containers` are by side
+    (baseline, candidate): the two copies may run on different engines, and a step streams
+    from one into the other through both APIs."""
     records: list[StepRecord] = []
+    broken: dict[str, str] = {}  # service -> the step that failed on it
     for step in steps:
-        if records and not records[-1].ok:
-            records.append(skipped(step, "an earlier step failed"))
-            continue
-        records.append(run_step(engines, step, containers, token))
+        services = services_of(step)
+        stopped_by = next((broken[s] for s in services if s in broken), None)
+        if stopped_by is not None:
+            records.append(skipped(step, f"the earlier step '{stopped_by}' on the same service failed"))
+        else:
+            records.append(run_step(engines, step, containers, token))
+        if not records[-1].ok:
+            broken.update({s: stopped_by or step.name for s in services})
     return records
+
+
+def services_of(step: Step) -> set[str]:
+    """The services a step concerns: where it runs and where its output goes.
+
+    >>> sorted(services_of(Step(name="s", service="db", run="pg_dump", into={"service": "db2", "run": "psql"})))
+    ['db', 'db2']
+    """
+    return {step.service} | ({step.into.service} if step.into else set())
+
+
+def _both(first: str, second: str) -> str:
+    r"""The last lines of two output streams, each kept (a step's stdout and its stderr).
+
+    >>> _both("created\n", "WARNING: x\n")
+    'created\nWARNING: x'
+    """
+    return "\n".join("\n".join(part.strip().splitlines()[-OUTPUT_LINES:]) for part in (first, second) if part.strip())
 
 
 def skipped(step: Step, why: str) -> StepRecord:
@@ -66,7 +91,7 @@ def run_step(engines: Mapping[str, EngineLike], step: Step, containers: Containe
         if step.into is None:
             code, out, err = session.feed(engine, source, argv, io.BytesIO(b""), step.timeout + 5, token, step.user)
             codes = [code]
-            said, moved = err.strip() or out.strip(), 0
+            said, moved = _both(out, err), 0
         else:
             stream, exec_id = engine.attach(source, argv, step.user)
             target = containers[step.into.side][step.into.service]
@@ -81,14 +106,14 @@ def run_step(engines: Mapping[str, EngineLike], step: Step, containers: Containe
                 streams.exit_code_of(lambda: engine.exit_code(exec_id), token, f"step '{step.name}'"),
                 streams.exit_code_of(lambda: receiver.exit_code(into_id), token, f"step '{step.name}' (into)"),
             ]
-            said = "\n".join(part for part in (src_err.strip(), err.strip() or out.strip()) if part)
+            said = _both(src_err, _both(out, err))
     except Stopped:
         raise
     except TimeoutError:
         return _record(step, start, False, f"did not finish within {step.timeout:g} s")
     except (LabError, OSError) as failure:
         return _record(step, start, False, f"could not run: {failure}")
-    tail = "\n".join(said.splitlines()[-OUTPUT_LINES:])
+    tail = said
     if any(code in (124, 137) for code in codes):
         return _record(step, start, False, f"did not finish within {step.timeout:g} s", tail, moved)
     failed = [code for code in codes if code != 0]

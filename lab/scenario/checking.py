@@ -186,6 +186,12 @@ def check_backups(spec: ScenarioFile, folder: Path, report: Problems) -> list[tu
                     report.add(
                         ("upgrade", part, index, key), f"unknown service '{named}'{did_you_mean(named, spec.services)}"
                     )
+    if spec.upgrade.rollback and not spec.upgrade.steps:
+        report.add(
+            ("upgrade", "rollback"),
+            "a rollback rehearses the way back from the upgrade steps, and there are none — add"
+            " upgrade.steps (how the candidate gets the baseline's data), or remove upgrade.rollback",
+        )
     return found
 
 

@@ -260,3 +260,25 @@ def test_without_the_flag_or_with_upgrade_steps_the_baseline_is_staged(write_sce
     result = pilot.run(pilot.prepare(FakeEngine(), upgrading, tmp_path / "pilots", reuse, say=said.append))
     assert not result.baseline_reused_from
     assert any("not reused — the upgrade steps read from the running baseline" in line for line in said)
+
+
+def test_a_failed_tests_explanation_is_kept_with_it(write_scenario, tmp_path):
+    checks = {
+        "checks/test_copy.py": CHECKS["checks/test_copy.py"]
+        + """
+    class Service:
+        is_running = False
+
+        def __repr__(self):
+            return "<service redis-server>"
+
+    def test_cache_runs(lab):
+        assert Service().is_running
+    """
+    }
+    loaded = scenario.load(str(write_scenario(SCENARIO, checks)))
+    ctx = pilot.prepare(FakeEngine(), loaded, tmp_path / "pilots", say=lambda m: None)
+    result = pilot.run(ctx)
+    (failed,) = [c for c in result.copies[0].checks if c.id.endswith("test_cache_runs")]
+    assert failed.message == "assert False — where False = <service redis-server>.is_running"
+    assert "where False = <service redis-server>.is_running" in (ctx.run_dir / "report.md").read_text()

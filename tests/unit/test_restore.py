@@ -107,6 +107,31 @@ def test_steps_after_a_failed_one_are_not_run(monkeypatch):
     assert [c.outcome for c in checks] == [Outcome.PASSED, Outcome.FAILED, Outcome.NOT_RUN]
 
 
+def test_a_failed_step_stops_only_the_chain_of_its_services(monkeypatch):
+    def fake_step(engine, step, containers, token):
+        return StepRecord(name=step.name, side=step.side, service=step.service, ok=step.name != "db back")
+
+    monkeypatch.setattr(rehearse, "run_step", fake_step)
+    steps = [
+        Step(name="db back", service="db", run="pg_dump", into={"side": "baseline", "service": "db", "run": "psql"}),
+        Step(name="cache back", service="cache", run="redis-cli save"),
+        Step(name="db analyze", service="db", run="psql -c ANALYZE", side="baseline"),
+    ]
+    records = rehearse.run_steps({}, steps, {}, Token())
+    assert [(r.name, r.ok, r.skipped) for r in records] == [
+        ("db back", False, False),
+        ("cache back", True, False),  # the cache's chain goes on
+        ("db analyze", False, True),
+    ]
+    assert records[2].message == "not run: the earlier step 'db back' on the same service failed"
+
+
+def test_a_step_keeps_both_of_its_output_streams():
+    assert rehearse._both("CREATE TABLE\n", 'WARNING: unrecognized configuration parameter "x"\n') == (
+        'CREATE TABLE\nWARNING: unrecognized configuration parameter "x"'
+    )
+
+
 @pytest.mark.parametrize(
     "yaml,message",
     [
@@ -119,6 +144,10 @@ def test_steps_after_a_failed_one_are_not_run(monkeypatch):
         (
             "upgrade:\n  steps:\n    - {name: s, service: db, run: x, into: {service: web, run: y}}\n",
             "upgrade.steps.0.into: unknown service 'web'",
+        ),
+        (
+            "upgrade:\n  rollback:\n    - {name: s, service: db, run: x}\n",
+            "upgrade.rollback: a rollback rehearses the way back from the upgrade steps, and there are none",
         ),
     ],
 )

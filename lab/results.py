@@ -67,7 +67,8 @@ class Status(str, Enum):
     PASSED = "passed"  # passes on both
     REGRESSION = "regression"  # passes on baseline, fails on candidate
     FIXED = "fixed"  # fails on baseline, passes on candidate
-    FAILING = "failing"  # fails on both: pre-existing, not caused by the upgrade
+    FAILING = "failing"  # fails on both, the same way: pre-existing, not caused by the upgrade
+    CHANGED_FAILURE = "changed-failure"  # fails on both, but differently: the failure changed
     ERROR = "error"  # could not be compared: a check error, or ran on one side only
     SKIPPED = "skipped"
 
@@ -198,6 +199,7 @@ class Comparison(BaseModel):
     candidate: Outcome
     message: str = ""  # the candidate's failure (or the baseline's, when only it fails)
     detail: str = ""
+    baseline_message: str = ""  # the baseline's failure, when the candidate fails differently
 
 
 class OutputComparison(BaseModel):

@@ -4,6 +4,7 @@ reduce the comparisons to a verdict and an exit code. Pure functions on plain da
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -62,6 +63,9 @@ def compare(baseline: list[CheckResult], candidate: list[CheckResult]) -> list[C
         b_out = b.outcome if b else Outcome.NOT_RUN
         c_out = c.outcome if c else Outcome.NOT_RUN
         status = classify(b_out, c_out)
+        changed = status == Status.FAILING and b and c and failure_text(b.message) != failure_text(c.message)
+        if changed:
+            status = Status.CHANGED_FAILURE
         shown = c if c and c.outcome in BAD else b if b and b.outcome in BAD else None
         message = shown.message if shown else ""
         if c is None:
@@ -76,9 +80,24 @@ def compare(baseline: list[CheckResult], candidate: list[CheckResult]) -> list[C
                 candidate=c_out,
                 message=message,
                 detail=shown.detail if shown else "",
+                baseline_message=b.message if changed and b else "",
             )
         )
     return out
+
+
+ADDRESS_RE = re.compile(r"\b0x[0-9a-f]{6,}\b")
+CONTAINER_RE = re.compile(r"\blab-\d{8}-\d{6}-[0-9a-f]{4}-[a-z0-9.-]+")
+
+
+def failure_text(message: str) -> str:
+    """A failure's message without what differs between any two copies (object addresses,
+    container names), so that two failures compare by what they say.
+
+    >>> failure_text("<Backend object at 0x7fd3d821b690> in lab-20261204-001221-766a-next-db")
+    '<Backend object at 0x…> in <container>'
+    """
+    return CONTAINER_RE.sub("<container>", ADDRESS_RE.sub("0x…", message.strip()))
 
 
 @dataclass(frozen=True)
@@ -117,6 +136,7 @@ def judge(
     changed = sum(1 for o in outputs if o.changed)
     slower = sum(1 for o in outputs if o.slower)
     uncompared = counts.get(Status.ERROR.value, 0)
+    differently = counts.get(Status.CHANGED_FAILURE.value, 0)
     if unrestored:
         verdict = Verdict.FAIL
         what = (
@@ -126,9 +146,10 @@ def judge(
     elif regressions:
         verdict = Verdict.FAIL
         reason = f"{_n(regressions, 'regression')}: passes on the baseline, fails on the candidate"
-    elif changed or slower or uncompared:
+    elif changed or slower or uncompared or differently:
         verdict = Verdict.REVIEW
         found = [_n(changed, "changed output")] if changed else []
+        found += [_n(differently, "check") + " failing differently"] if differently else []
         found += [_n(slower, "slowdown")] if slower else []
         found += [_n(uncompared, "check") + " that could not be compared"] if uncompared else []
         reason = f"{', '.join(found)}: a person should decide"

@@ -51,6 +51,11 @@ def render(result: PilotResult) -> bytes:
                 ).text = out.diff or out.timing
             if comp.status == Status.FAILING:
                 ET.SubElement(case, "system-out").text = f"failing on the baseline too: {comp.message}"
+            elif comp.status == Status.CHANGED_FAILURE:
+                failures += 1
+                ET.SubElement(
+                    case, "failure", message=f"failing differently: {comp.message}", type="changed-failure"
+                ).text = f"baseline: {comp.baseline_message}\ncandidate: {comp.message}"
         suite.set("tests", str(max(len(cand.comparisons), failures)))
         suite.set("failures", str(failures))
         suite.set("errors", str(errors))

@@ -20,17 +20,27 @@ from lab.errors import LabError
 from lab.records import junit, pdf
 from lab.results import PilotResult, Status, Verdict
 
-ORDER = [Status.REGRESSION, Status.ERROR, Status.FAILING, Status.FIXED, Status.SKIPPED, Status.PASSED]
+ORDER = [
+    Status.REGRESSION,
+    Status.CHANGED_FAILURE,
+    Status.ERROR,
+    Status.FAILING,
+    Status.FIXED,
+    Status.SKIPPED,
+    Status.PASSED,
+]
 TITLES = {
     Status.REGRESSION: "Regressions — pass on the baseline, fail on the candidate",
+    Status.CHANGED_FAILURE: "Failures that changed — failing on both, but the candidate fails differently",
     Status.ERROR: "Checks that could not be compared",
-    Status.FAILING: "Failing on both — already broken today, not caused by the upgrade",
+    Status.FAILING: "Failing on both, the same way — already broken today, not caused by the upgrade",
     Status.FIXED: "Fixed — fail on the baseline, pass on the candidate",
     Status.SKIPPED: "Skipped",
     Status.PASSED: "Passed on both",
 }
 COUNT_WORDS = {
     Status.REGRESSION: "regression(s)",
+    Status.CHANGED_FAILURE: "failing differently",
     Status.ERROR: "could not be compared",
     Status.FAILING: "failing on both",
     Status.FIXED: "fixed",
@@ -193,6 +203,8 @@ def summary(result: PilotResult, run_dir: Path) -> str:
         for comp in cand.comparisons:
             if comp.status == Status.REGRESSION:
                 lines.append(f"    regression: {comp.id}: {comp.message}")
+            elif comp.status == Status.CHANGED_FAILURE:
+                lines.append(f"    failing differently: {comp.id}: {comp.baseline_message} → {comp.message}")
         for out in cand.outputs:
             if out.changed:
                 lines.append(f"    changed output: {out.id}")

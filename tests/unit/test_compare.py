@@ -128,3 +128,25 @@ def test_a_failed_second_sample_teaches_no_noise():
     candidate = CopyResult(variant="next", role="candidate", ready=True, observations=[[obs(total(99))]])
     verdict = judge(baseline, candidate, probes={"sql:q": ProbeRule(Rules())})
     assert verdict.verdict == Verdict.REVIEW and verdict.outputs[0].changed and not verdict.outputs[0].noise
+
+
+def test_a_failure_that_changed_is_its_own_finding_with_both_answers():
+    baseline = [
+        CheckResult(id="http:signup", outcome=F, message="HTTP 400 (expected a status below 400)"),
+        CheckResult(id="t::test_cache", outcome=F, message="assert False — where <Backend object at 0x7f00aa11bb22>"),
+    ]
+    candidate = [
+        CheckResult(id="http:signup", outcome=F, message="HTTP 415 (expected a status below 400)"),
+        CheckResult(id="t::test_cache", outcome=F, message="assert False — where <Backend object at 0x7fd3d821b690>"),
+    ]
+    signup, cache = compare(baseline, candidate)
+    assert signup.status == Status.CHANGED_FAILURE
+    assert (signup.baseline_message, signup.message) == (
+        "HTTP 400 (expected a status below 400)",
+        "HTTP 415 (expected a status below 400)",
+    )
+    assert cache.status == Status.FAILING and cache.baseline_message == ""  # only an object's address differs
+    base = CopyResult(variant="baseline", role="baseline", ready=True, checks=baseline)
+    cand = CopyResult(variant="next", role="candidate", ready=True, checks=candidate)
+    verdict = judge(base, cand)
+    assert verdict.verdict == Verdict.REVIEW and verdict.reason == "1 check failing differently: a person should decide"

@@ -39,6 +39,11 @@ class Kind(str, Enum):
     ROLLBACK = "rollback"  # a step of the rehearsed rollback, or a verification after it
 
     @property
+    def of_the_backup(self) -> bool:
+        """Restores and their verifications: what says whether the client's backup is usable."""
+        return self in (Kind.RESTORE, Kind.VERIFY)
+
+    @property
     def of_the_data(self) -> bool:
         """Restores, verifications and the rehearsal: they judge the data, not the stack."""
         return self in DATA_KINDS
@@ -169,6 +174,7 @@ class CopyResult(BaseModel):
     description: str = ""
     ready: bool = False
     error: str = ""  # why the copy did not start or its checks did not run
+    not_checked: str = ""  # why the checks were not run on a copy that started (its data did not restore)
     stage: str = ""  # what the copy was doing last: start, restore, upgrade, checks, rollback, done
     engine: str = ""  # the Docker engine the copy ran on
     began: float = 0.0  # seconds after the pilot's start when this copy's staging began
@@ -217,6 +223,7 @@ class CandidateVerdict(BaseModel):
     candidate: str
     verdict: Verdict
     reason: str
+    backup_unusable: bool = False  # the client's backup does not restore on the baseline: nothing to judge
     counts: dict[str, int]
     comparisons: list[Comparison]
     outputs: list[OutputComparison] = []

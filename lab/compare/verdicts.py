@@ -124,11 +124,28 @@ def judge(
             counts={},
             comparisons=[],
         )
-    comparisons = compare(
-        [c for c in baseline.outcomes() if not c.kind.of_the_data],
-        [c for c in candidate.outcomes() if not c.kind.of_the_data],
+    unusable = [c for _, c in data_failures(baseline) if c.kind.of_the_backup]
+    if unusable:  # nothing ran on the client's data: there is no upgrade to judge
+        first = unusable[0]
+        return CandidateVerdict(
+            candidate=candidate.variant,
+            verdict=Verdict.FAIL,
+            reason=f"the client's backup is unusable: it does not restore on the baseline ({first.id}: {first.message})"
+            " — fix the backup before judging the upgrade",
+            counts={},
+            comparisons=[],
+            backup_unusable=True,
+        )
+    checked = not candidate.not_checked  # else its data did not restore and its checks were not run
+    comparisons = (
+        compare(
+            [c for c in baseline.outcomes() if not c.kind.of_the_data],
+            [c for c in candidate.outcomes() if not c.kind.of_the_data],
+        )
+        if checked
+        else []
     )
-    outputs = compare_outputs(baseline, twin, candidate, probes or {}, slow)
+    outputs = compare_outputs(baseline, twin, candidate, probes or {}, slow) if checked else []
     counts = Counter(c.status.value for c in comparisons)
     regressions = counts.get(Status.REGRESSION.value, 0)
     failures = data_failures(baseline) + data_failures(candidate)

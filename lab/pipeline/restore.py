@@ -28,7 +28,7 @@ from lab.engine.types import EngineLike
 from lab.errors import LabError, Stopped
 from lab.pipeline import rehearse, verify
 from lab.pipeline.context import CopyWork, RunContext
-from lab.results import CheckResult, Kind, Outcome, RestoreRecord
+from lab.results import CheckResult, CopyResult, Kind, Outcome, RestoreRecord
 from lab.scenario.model import Backup
 
 BEFORE_START = ("redis-rdb", "files")
@@ -211,6 +211,13 @@ def record(ctx: RunContext, work: CopyWork) -> None:
     failed = [c for c in copy.checks if c.kind.of_the_data and c.outcome != Outcome.PASSED]
     state = "verified" if not failed else f"FAILED: {failed[0].id}: {failed[0].message}"
     ctx.log(f"{work.variant.name}: restore {state} ({copy.seconds['restore']:.1f} s)")
+
+
+def unusable(copy: CopyResult) -> str:
+    """What says the client's data did not restore into `copy` (a restore or a verification
+    that failed), or ""."""
+    failed = [c for c in copy.checks if c.kind.of_the_backup and c.outcome != Outcome.PASSED]
+    return f"{failed[0].id}: {failed[0].message}" if failed else ""
 
 
 def _said(ctx: RunContext, work: CopyWork, record: RestoreRecord) -> RestoreRecord:

@@ -57,6 +57,10 @@ MEANINGS = {
     " failures listed below in production.",
     Verdict.ERROR: "The pilot could not run to the end, so it gives no evidence either way.",
 }
+BACKUP_UNUSABLE = (
+    "The client's backup does not restore, on today's versions either, so the pilot could not judge"
+    " the upgrade: the backup must be fixed first (and then the pilot run again)."
+)
 OPTIONS = [
     ("proceed", "Proceed", "Upgrade production as piloted, in the planned maintenance window."),
     (
@@ -76,6 +80,14 @@ RECOMMENDED = {
 }
 LOG_EXCERPT_LINES = 15
 FORMATS = ("report.md", "report.html")
+
+
+def meaning(result: PilotResult) -> str:
+    """What the verdict means for the client, in plain words."""
+    failed = [c for c in result.candidates if c.verdict == Verdict.FAIL]
+    if result.verdict == Verdict.FAIL and all(c.backup_unusable for c in failed):
+        return BACKUP_UNUSABLE
+    return MEANINGS[result.verdict]
 
 
 def count_line(counts: dict[str, int]) -> str:
@@ -153,7 +165,7 @@ def context(result: PilotResult, run_dir: Path, waived: dict[str, str] | None = 
         "appendix": _appendix(result),
         "r": result,
         "label": LABELS[result.verdict],
-        "meaning": MEANINGS[result.verdict],
+        "meaning": meaning(result),
         "reason": _sentence(result.reason),
         "options": [
             {"key": k, "title": t, "text": x, "recommended": k == RECOMMENDED[result.verdict]} for k, t, x in OPTIONS
@@ -195,6 +207,7 @@ def render_all(
 def summary(result: PilotResult, run_dir: Path) -> str:
     """A few lines for the terminal: verdict, per-candidate counts, stage timings, where."""
     lines = [f"{result.verdict.value}: {result.reason}"]
+    lines += [f"  {c.variant}: checks not run — {c.not_checked}" for c in result.copies if c.not_checked]
     for cand in result.candidates:
         lines.append(f"  {cand.candidate}: {cand.verdict.value} — {count_line(cand.counts)}")
         copy = next((c for c in result.copies if c.variant == cand.candidate), None)

@@ -299,7 +299,12 @@ def test_truncated_backup_is_a_finding_not_a_crash(pilot, tmp_path):
     assert done.code == 1, done.stdout + done.stderr
     results = json.loads((done.run_dir / "results.json").read_text())
     assert results["verdict"] == "FAIL"
-    assert "the backup did not restore completely" in results["reason"]
+    assert "the client's backup is unusable: it does not restore on the baseline" in results["reason"]
+    assert "fix the backup before judging the upgrade" in results["reason"]
+    for copy in results["copies"]:  # no check ran on half of the client's data
+        assert copy["not_checked"].startswith("the backup did not restore: restore:db:backup/orders.sql.gz")
+        assert copy["observations"] == []
+    assert results["candidates"][0]["comparisons"] == []
     restores = {r["file"]: r for r in results["copies"][0]["restores"]}
     assert not restores["backup/orders.sql.gz"]["ok"]
     assert "the dump is damaged: gunzip failed" in restores["backup/orders.sql.gz"]["output"]
@@ -307,6 +312,8 @@ def test_truncated_backup_is_a_finding_not_a_crash(pilot, tmp_path):
     assert sha256(dump) == cut  # the client's file, even a broken one, is never touched
     report = (done.run_dir / "report.md").read_text()
     assert "**FAILED**: the restore failed" in report and "gunzip" in report
+    assert "The client's backup does not restore, on today's versions either" in report
+    assert "The upgrade breaks things" not in report
 
 
 def sha256(path: Path) -> str:
@@ -357,7 +364,11 @@ def test_failing_upgrade_step_is_a_finding(pilot, tmp_path):
     first, second = cand["upgrade"]
     assert not first["ok"] and "failed with exit code 1 (the receiving side)" in first["message"]
     assert "/nonexistent" in first["output"]
-    assert second["skipped"] and second["message"] == "not run: an earlier step failed"
+    assert second["skipped"]
+    assert (
+        second["message"]
+        == "not run: the earlier step 'dump production into the new server' on the same service failed"
+    )
 
 
 def test_webshop_reports_the_real_incompatibilities(pilot):

@@ -273,3 +273,29 @@ def test_a_probe_or_an_inventory_that_fails_is_data_not_the_end_of_the_pilot(wri
     home = next(o for o in result.copies[0].first_pass if o.id == "http:home")
     assert home.outcome == Outcome.ERROR
     assert engine.left() == 0
+
+
+def test_a_backup_that_does_not_restore_is_named_and_nothing_runs_on_half_the_data(write_scenario, tmp_path):
+    shop = Shop()
+
+    def damaged(call: Call) -> Answer | None:
+        if call.stdin and "--output=/dev/null" in call.command:  # the restore of the dump
+            return Answer(stderr="gzip: stdin: unexpected end of file\nthe dump is damaged: gunzip failed (1)", code=65)
+        return shop(call)
+
+    ctx = start(write_scenario, tmp_path, FakeEngine(answer=damaged))
+    result = pilot.run(ctx)
+    assert result.verdict == Verdict.FAIL and result.exit_code == 1
+    (cand,) = result.candidates
+    assert cand.backup_unusable and cand.comparisons == [] and cand.outputs == []
+    assert cand.reason.startswith(
+        "the client's backup is unusable: it does not restore on the baseline (restore:db:backup/shop.sql:"
+    )
+    assert cand.reason.endswith("— fix the backup before judging the upgrade")
+    baseline = result.copies[0]
+    assert baseline.not_checked.startswith("the backup did not restore: restore:db:backup/shop.sql")
+    assert baseline.observations == [] and not any(c.kind == Kind.TEST for c in baseline.checks)
+    report = (ctx.run_dir / "report.md").read_text()
+    assert "The client's backup does not restore, on today's versions either" in report
+    assert "The upgrade breaks things" not in report
+    assert "## Checks not run on `baseline`" in report

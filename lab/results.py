@@ -78,6 +78,14 @@ class Status(str, Enum):
     SKIPPED = "skipped"
 
 
+class Triage(str, Enum):
+    """How much a changed answer matters (lab.compare.triage says which rule decided)."""
+
+    BREAKING = "breaking"
+    UNKNOWN = "unknown"
+    HARMLESS = "harmless"
+
+
 class Verdict(str, Enum):
     PASS = "PASS"
     REVIEW = "REVIEW"  # outputs changed or got slower: a person decides
@@ -215,6 +223,9 @@ class OutputComparison(BaseModel):
     changed: bool = False
     diff: str = ""  # unified diff, baseline → candidate, noise taken out
     noise: list[str] = []  # what was treated as noise
+    triage: Triage | None = None  # for a changed answer: breaking, unknown or harmless
+    why: str = ""  # the rule that decided the triage, in words
+    error_appeared: bool = False  # an error appeared in the answer: a regression, whatever the exit code said
     slower: bool = False
     timing: str = ""  # "median 12.0 ms → 28.0 ms (2.3×)"
 

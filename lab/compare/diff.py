@@ -54,6 +54,8 @@ class OutputDiff:
     changed: bool
     diff: str  # unified diff, baseline → candidate, noise taken out
     noise: tuple[str, ...]  # what was treated as noise
+    removed: tuple[str, ...] = ()  # the baseline's lines the candidate does not have
+    added: tuple[str, ...] = ()  # the candidate's lines the baseline does not have
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
@@ -72,8 +74,8 @@ def flatten(value: Any, path: str = "$") -> list[tuple[str, str]]:
     >>> flatten({"a": [1, {"b": None}]})
     [('$.a[0]', '1'), ('$.a[1].b', 'null')]
     """
-    if isinstance(value, dict) and value:
-        return [pair for k, v in value.items() for pair in flatten(v, f"{path}.{k}")]
+    if isinstance(value, dict) and value:  # members in any order: an object is unordered
+        return [pair for k, v in sorted(value.items()) for pair in flatten(v, f"{path}.{k}")]
     if isinstance(value, list) and value:
         return [pair for i, v in enumerate(value) for pair in flatten(v, f"{path}[{i}]")]
     return [(path, json.dumps(value, ensure_ascii=False))]
@@ -204,13 +206,18 @@ def compare(
                 if patterns and all(p.fullmatch(cand_text[j1 + k]) for p in patterns):
                     aligned[j1 + k] = base_text[i1 + k]
     diff = "\n".join(difflib.unified_diff(base_text, aligned, "baseline", "candidate", n=2, lineterm=""))
+    removed, added = [], []
+    for tag, i1, i2, j1, j2 in opcodes(base_text, aligned):
+        if tag != "equal":
+            removed += base_text[i1:i2]
+            added += aligned[j1:j2]
     noise = order_noise + [f"regex '{rule.pattern}' (ignore rule)" for rule in rules.regex]
     noise += [f"JSON path {path} (ignore rule)" for path in rules.json_path_names]
     noise += [f"column {c} (ignore rule)" for c in sorted(rules.columns)]
     noise += [f"{k} (differs between two observations of the baseline)" for k in sorted(keys)]
     noise += [f"column {c} (differs between two observations of the baseline)" for c in sorted(columns)]
     noise += [f"line '{base_text[i]}' (differs between two observations of the baseline)" for i in sorted(noisy_lines)]
-    return OutputDiff(changed=bool(diff), diff=diff, noise=tuple(noise))
+    return OutputDiff(changed=bool(diff), diff=diff, noise=tuple(noise), removed=tuple(removed), added=tuple(added))
 
 
 def _differing_keys(a: list[Line], b: list[Line]) -> set[str]:

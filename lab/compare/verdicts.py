@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from lab.compare import diff
 from lab.compare.diff import Rules
+from lab.compare.triage import triage
 from lab.errors import EXIT_COULD_NOT_RUN, EXIT_PASS, EXIT_REGRESSION
 from lab.results import (
     CandidateVerdict,
@@ -19,6 +20,7 @@ from lab.results import (
     Outcome,
     OutputComparison,
     Status,
+    Triage,
     Verdict,
 )
 from lab.scenario.model import Slowdown
@@ -146,6 +148,10 @@ def judge(
         else []
     )
     outputs = compare_outputs(baseline, twin, candidate, probes or {}, slow) if checked else []
+    erroneous = {o.id: o.why for o in outputs if o.error_appeared}
+    for comp in comparisons:  # the check "passed", but its answer turned into an error
+        if comp.id in erroneous and comp.status == Status.PASSED:
+            comp.status, comp.message = Status.REGRESSION, erroneous[comp.id]
     counts = Counter(c.status.value for c in comparisons)
     regressions = counts.get(Status.REGRESSION.value, 0)
     failures = data_failures(baseline) + data_failures(candidate)
@@ -165,7 +171,7 @@ def judge(
         reason = f"{_n(regressions, 'regression')}: passes on the baseline, fails on the candidate"
     elif changed or slower or uncompared or differently:
         verdict = Verdict.REVIEW
-        found = [_n(changed, "changed output")] if changed else []
+        found = [f"{_n(changed, 'changed output')} ({_triaged(outputs)})"] if changed else []
         found += [_n(differently, "check") + " failing differently"] if differently else []
         found += [_n(slower, "slowdown")] if slower else []
         found += [_n(uncompared, "check") + " that could not be compared"] if uncompared else []
@@ -207,10 +213,19 @@ def compare_outputs(
         if rule.compare:
             found = diff.compare(b.output, again, obs.output, rule.rules)
             result.changed, result.diff, result.noise = found.changed, found.diff, list(found.noise)
+            if found.changed:
+                decided = triage(b.output, obs.output, list(found.removed), list(found.added))
+                result.triage, result.why, result.error_appeared = decided.triage, decided.why, decided.regression
         if b.outcome == obs.outcome == Outcome.PASSED:
             result.slower, result.timing = diff.slowdown(b.seconds, obs.seconds, slow)
         out.append(result)
     return out
+
+
+def _triaged(outputs: list[OutputComparison]) -> str:
+    """How the changed answers were triaged, in words: "1 breaking, 2 harmless"."""
+    counts = Counter((o.triage or Triage.UNKNOWN).value for o in outputs if o.changed)
+    return ", ".join(f"{counts[t.value]} {t.value}" for t in Triage if counts[t.value])
 
 
 def _n(count: int, word: str) -> str:

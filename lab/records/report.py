@@ -18,7 +18,7 @@ import jinja2
 
 from lab.errors import LabError
 from lab.records import junit, pdf
-from lab.results import PilotResult, Status, Verdict
+from lab.results import OutputComparison, PilotResult, Status, Triage, Verdict
 
 ORDER = [
     Status.REGRESSION,
@@ -80,6 +80,13 @@ RECOMMENDED = {
 }
 LOG_EXCERPT_LINES = 15
 FORMATS = ("report.md", "report.html")
+
+
+def by_triage(outputs: list[OutputComparison]) -> list[OutputComparison]:
+    """The changed answers, breaking first, then unknown, then harmless (each in check order)."""
+    rank = {Triage.BREAKING: 0, Triage.UNKNOWN: 1, Triage.HARMLESS: 2}
+    changed = [o for o in outputs if o.changed]
+    return sorted(changed, key=lambda o: rank[o.triage or Triage.UNKNOWN])
 
 
 def meaning(result: PilotResult) -> str:
@@ -144,7 +151,8 @@ def context(result: PilotResult, run_dir: Path, waived: dict[str, str] | None = 
                 "reason": _sentence(cand.reason),
                 "sections": sections,
                 "counts": count_line(cand.counts),
-                "changed": [o for o in cand.outputs if o.changed],
+                "changed": [o for o in by_triage(cand.outputs) if o.triage != Triage.HARMLESS],
+                "harmless": [o for o in by_triage(cand.outputs) if o.triage == Triage.HARMLESS],
                 "slower": [o for o in cand.outputs if o.slower],
                 "noise": [o for o in cand.outputs if o.noise],
                 "same": [o for o in cand.outputs if not o.changed and not o.slower],
@@ -220,7 +228,9 @@ def summary(result: PilotResult, run_dir: Path) -> str:
                 lines.append(f"    failing differently: {comp.id}: {comp.baseline_message} → {comp.message}")
         for out in cand.outputs:
             if out.changed:
-                lines.append(f"    changed output: {out.id}")
+                lines.append(
+                    f"    changed output ({out.triage.value if out.triage else 'unknown'}): {out.id}: {out.why}"
+                )
             if out.slower:
                 lines.append(f"    slower: {out.id}: {out.timing}")
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.stages.items())

@@ -26,6 +26,7 @@ from lab.results import (
     PilotResult,
     ServiceInfo,
     Status,
+    Triage,
     Verdict,
 )
 
@@ -358,3 +359,38 @@ def test_markdown_tables_keep_their_shape_whatever_the_cells_hold(run_dir):
         elif table:
             assert len(set(table)) == 1, f"a table row has another number of cells: {table}"
             table = []
+
+
+def test_changed_answers_are_listed_breaking_first_with_the_rule_and_harmless_ones_collapsed(run_dir):
+    result = approval.load_results(run_dir)
+    outputs = [
+        OutputComparison(
+            id="command:version",
+            changed=True,
+            diff="-a\n+b",
+            triage=Triage.HARMLESS,
+            why="only version-like tokens changed: 15.8 → 17.2",
+        ),
+        OutputComparison(
+            id="http:totals",
+            changed=True,
+            diff="-a\n+b",
+            triage=Triage.UNKNOWN,
+            why="a value changed: '$.total: 12' → '$.total: 13'",
+        ),
+        OutputComparison(
+            id="http:items", changed=True, diff="-a\n+b", triage=Triage.BREAKING, why="members disappeared: '$.b: 2'"
+        ),
+    ]
+    result.candidates[0].outputs = outputs
+    result.write(run_dir)
+    render(run_dir)
+    md = (run_dir / "report.md").read_text()
+    assert md.index("`http:items` — breaking") < md.index("`http:totals` — unknown") < md.index("triaged harmless")
+    assert "members disappeared: '$.b: 2'" in md
+    assert "- `command:version`: only version-like tokens changed: 15.8 → 17.2" in md
+    page = (run_dir / "report.html").read_text()
+    assert '<details class="harmless"><summary>1 changed answer triaged harmless</summary>' in page
+    assert page.index("http:items") < page.index("http:totals") < page.index("command:version")
+    summary = report.summary(approval.load_results(run_dir), run_dir)
+    assert "changed output (breaking): http:items: members disappeared: '$.b: 2'" in summary

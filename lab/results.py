@@ -223,6 +223,7 @@ class OutputComparison(BaseModel):
     changed: bool = False
     diff: str = ""  # unified diff, baseline → candidate, noise taken out
     noise: list[str] = []  # what was treated as noise
+    unstable: list[str] = []  # places that share nothing between two observations of the baseline
     triage: Triage | None = None  # for a changed answer: breaking, unknown or harmless
     why: str = ""  # the rule that decided the triage, in words
     error_appeared: bool = False  # an error appeared in the answer: a regression, whatever the exit code said

@@ -19,6 +19,16 @@ import statistics
 from dataclasses import dataclass, replace
 from typing import Any
 
+from lab.compare.noise import (
+    ANY_LINE,
+    cell,
+    changed_lines,
+    line_pattern,
+    noisy_columns,
+    opcodes,
+    rows_reorder,
+    unstable,
+)
 from lab.scenario.model import Ignore, Slowdown
 
 DATA_KEYS = ("$", "header ")  # keyed facts that regex rules may mask (JSON values, headers)
@@ -49,11 +59,16 @@ class Rules:
         )
 
 
+Cells = dict[str, list[list[re.Pattern[str]]]]  # noisy column -> row -> what may vary in its cell
+NOT_A_VALUE = re.compile(r"(?!)")  # fits nothing: a row the baseline did not have
+
+
 @dataclass(frozen=True)
 class OutputDiff:
     changed: bool
     diff: str  # unified diff, baseline → candidate, noise taken out
     noise: tuple[str, ...]  # what was treated as noise
+    unstable: tuple[str, ...] = ()  # places that share nothing between two observations: not comparable
     removed: tuple[str, ...] = ()  # the baseline's lines the candidate does not have
     added: tuple[str, ...] = ()  # the candidate's lines the baseline does not have
 
@@ -81,8 +96,12 @@ def flatten(value: Any, path: str = "$") -> list[tuple[str, str]]:
     return [(path, json.dumps(value, ensure_ascii=False))]
 
 
-def render(output: dict[str, Any], rules: Rules, noisy_columns: frozenset[str] = frozenset()) -> list[Line]:
-    """The lines an output is compared by, with the explicit rules applied."""
+def render(
+    output: dict[str, Any], rules: Rules, noisy_columns: frozenset[str] = frozenset(), fits: Cells | None = None
+) -> list[Line]:
+    """The lines an output is compared by, with the explicit rules applied. Cells of noisy
+    columns are masked; with `fits` (a candidate's answer), only those that fit what
+    varied in the baseline's own cell."""
     lines: list[Line] = []
     if "error" in output:
         lines.append(("error", output["error"]))
@@ -100,7 +119,7 @@ def render(output: dict[str, Any], rules: Rules, noisy_columns: frozenset[str] =
             if key in body:
                 lines += _text_lines("body", str(body[key]), rules)
     if "columns" in output:
-        lines += _sql_lines(output, rules, noisy_columns)
+        lines += _sql_lines(output, rules, noisy_columns, fits)
     if "value" in output:
         lines += [(p, v) for p, v in flatten(output["value"]) if not any(r.match(p) for r in rules.json_paths)]
     return [
@@ -114,30 +133,24 @@ def _text_lines(prefix: str, text: str, rules: Rules) -> list[Line]:
     return [(None, f"{prefix} | {_mask(line, rules)}") for line in text.splitlines()]
 
 
-def _sql_lines(output: dict[str, Any], rules: Rules, noisy: frozenset[str]) -> list[Line]:
+def _sql_lines(output: dict[str, Any], rules: Rules, noisy: frozenset[str], fits: Cells | None) -> list[Line]:
     columns = [c for c in output["columns"] if c["name"] not in rules.columns]
     keep = [i for i, c in enumerate(output["columns"]) if c["name"] not in rules.columns]
     schema = ", ".join(f"{c['name']} {c['type']}".strip() for c in columns)
-    rows = []
-    for row in output["rows"]:
-        cells = [NOISE if output["columns"][i]["name"] in noisy else _mask(_cell(row[i]), rules) for i in keep]
-        rows.append(" | ".join(cells))
+
+    def shown(r: int, i: int, value: str | None) -> str:
+        name = output["columns"][i]["name"]
+        if name not in noisy:
+            return _mask(cell(value), rules)
+        if fits is None or name not in fits:
+            return NOISE
+        patterns = fits[name][r] if r < len(fits[name]) else [NOT_A_VALUE]
+        return NOISE if all(p.fullmatch(cell(value)) for p in patterns) else cell(value)
+
+    rows = [" | ".join(shown(r, i, row[i]) for i in keep) for r, row in enumerate(output["rows"])]
     if not rules.ordered:
         rows.sort()
     return [("columns", schema), ("row count", str(len(rows)))] + [(None, f"row | {r}") for r in rows]
-
-
-def _cell(value: str | None) -> str:
-    """A cell as it is compared: NULL apart from the text 'NULL', separators quoted.
-
-    >>> _cell(None), _cell("NULL"), _cell("a | b")
-    ('NULL', "'NULL'", "'a | b'")
-    """
-    if value is None:
-        return "NULL"
-    if value in ("NULL", "") or "|" in value or value != value.strip() or value.startswith("'"):
-        return "'" + value.replace("'", "''") + "'"
-    return value
 
 
 def _mask(value: str, rules: Rules) -> str:
@@ -146,56 +159,30 @@ def _mask(value: str, rules: Rules) -> str:
     return value
 
 
-def noisy_columns(first: dict[str, Any], second: dict[str, Any], ordered: bool) -> frozenset[str]:
-    """SQL columns whose values differ between two observations of the same copy.
-
-    Only comparable samples teach anything: with another row count, or with the same rows
-    in another order, no column is called noisy (the row count is noise then, and the
-    order is handled by `rows_reorder`)."""
-    if "columns" not in first or "columns" not in second or first["columns"] != second["columns"]:
-        return frozenset()
-    if len(first["rows"]) != len(second["rows"]) or rows_reorder(first, second):
-        return frozenset()
-    noisy = set()
-    for i, column in enumerate(first["columns"]):
-        a = [_cell(r[i]) for r in first["rows"]]
-        b = [_cell(r[i]) for r in second["rows"]]
-        if (a if ordered else sorted(a)) != (b if ordered else sorted(b)):
-            noisy.add(column["name"])
-    return frozenset(noisy)
-
-
-def rows_reorder(first: dict[str, Any], second: dict[str, Any]) -> bool:
-    """True when two samples hold the same rows in another order (a query without a full
-    ORDER BY): the order itself is noise then."""
-    a, b = first.get("rows", []), second.get("rows", [])
-    key = repr
-    return a != b and sorted(a, key=key) == sorted(b, key=key)
-
-
 def compare(
     baseline: dict[str, Any], again: list[dict[str, Any]], candidate: dict[str, Any], rules: Rules
 ) -> OutputDiff:
     """Diff the candidate's output against the baseline's, ignoring what differs between
-    the baseline and its repeated observations `again`."""
+    the baseline and its repeated observations `again` — as long as the candidate's answer
+    there fits what varied. Places where the observations share nothing are unstable."""
     if rules.ordered and any(rows_reorder(baseline, other) for other in again):
         rules = replace(rules, ordered=False)  # the order varies by itself: compare rows as a set
         order_noise = ["row order (differs between two observations of the baseline: add ORDER BY)"]
     else:
         order_noise = []
     columns = frozenset().union(*(noisy_columns(baseline, other, rules.ordered) for other in again))
+    fits = _cell_patterns(baseline, again, columns) if rules.ordered else None
     base = render(baseline, rules, columns)
     others = [render(other, rules, columns) for other in again]
-    cand = render(candidate, rules, columns)
-    keys: set[str] = set()
-    for other in others:
-        keys |= _differing_keys(base, other)
-    base, cand = _masked(base, keys), _masked(cand, keys)
-    others = [_masked(other, keys) for other in others]
+    cand = render(candidate, rules, columns, fits)
+    facts = _fact_patterns(base, others)
+    base = [(k, NOISE if k in facts else v) for k, v in base]
+    others = [[(k, NOISE if k in facts else v) for k, v in other] for other in others]
+    cand = [(k, NOISE if k in facts and all(p.fullmatch(v) for p in facts[k]) else v) for k, v in cand]
     base_text, cand_text = _text(base), _text(cand)
     noisy_lines: dict[int, list[re.Pattern[str]]] = {}
     for other in others:
-        for i, pattern in _changed_lines(base_text, _text(other)).items():
+        for i, pattern in changed_lines(base_text, _text(other)).items():
             noisy_lines.setdefault(i, []).append(pattern)
     # A candidate change that only touches lines the baseline itself varies on is noise.
     aligned = list(cand_text)
@@ -211,84 +198,64 @@ def compare(
         if tag != "equal":
             removed += base_text[i1:i2]
             added += aligned[j1:j2]
+    wholly = [k for k in sorted(facts) if all(unstable(p) for p in facts[k])]
+    wholly += [
+        f"column {c}" for c in sorted(fits or {}) if all(all(unstable(p) for p in row) for row in (fits or {})[c])
+    ]
+    wholly += [f"line '{base_text[i]}'" for i in sorted(noisy_lines) if all(unstable(p) for p in noisy_lines[i])]
     noise = order_noise + [f"regex '{rule.pattern}' (ignore rule)" for rule in rules.regex]
     noise += [f"JSON path {path} (ignore rule)" for path in rules.json_path_names]
     noise += [f"column {c} (ignore rule)" for c in sorted(rules.columns)]
-    noise += [f"{k} (differs between two observations of the baseline)" for k in sorted(keys)]
+    noise += [f"{k} (differs between two observations of the baseline)" for k in sorted(facts)]
     noise += [f"column {c} (differs between two observations of the baseline)" for c in sorted(columns)]
     noise += [f"line '{base_text[i]}' (differs between two observations of the baseline)" for i in sorted(noisy_lines)]
-    return OutputDiff(changed=bool(diff), diff=diff, noise=tuple(noise), removed=tuple(removed), added=tuple(added))
+    return OutputDiff(
+        changed=bool(diff),
+        diff=diff,
+        noise=tuple(noise),
+        unstable=tuple(wholly),
+        removed=tuple(removed),
+        added=tuple(added),
+    )
 
 
-def _differing_keys(a: list[Line], b: list[Line]) -> set[str]:
-    da = {k: v for k, v in a if k is not None}
-    db = {k: v for k, v in b if k is not None}
-    return {k for k in da.keys() | db.keys() if da.get(k) != db.get(k)}
+def _fact_patterns(base: list[Line], others: list[list[Line]]) -> dict[str, list[re.Pattern[str]]]:
+    """Keyed facts that differ between the baseline's observations, each with what may vary
+    in its value (a fact one observation lacks may be anything)."""
+    mine = {k: v for k, v in base if k is not None}
+    found: dict[str, list[re.Pattern[str]]] = {}
+    for other in others:
+        theirs = {k: v for k, v in other if k is not None}
+        for key in mine.keys() | theirs.keys():
+            if mine.get(key) != theirs.get(key):
+                both = key in mine and key in theirs
+                found.setdefault(key, []).append(line_pattern(mine[key], theirs[key]) if both else ANY_LINE)
+    return found
 
 
-def _masked(lines: list[Line], keys: set[str]) -> list[Line]:
-    return [(k, NOISE if k in keys else v) for k, v in lines]
+def _cell_patterns(baseline: dict[str, Any], again: list[dict[str, Any]], columns: frozenset[str]) -> Cells:
+    """For each noisy SQL column, row by row, what may vary in its cell."""
+    if not columns or "columns" not in baseline:
+        return {}
+    names = [c["name"] for c in baseline["columns"]]
+    fits: Cells = {}
+    for name in columns:
+        i = names.index(name)
+        rows = []
+        for r, row in enumerate(baseline["rows"]):
+            mine = cell(row[i])
+            patterns = [
+                line_pattern(mine, cell(other["rows"][r][i]))
+                for other in again
+                if len(other.get("rows", [])) == len(baseline["rows"]) and cell(other["rows"][r][i]) != mine
+            ]
+            rows.append(patterns or [re.compile(re.escape(mine))])
+        fits[name] = rows
+    return fits
 
 
 def _text(lines: list[Line]) -> list[str]:
     return [f"{k}: {v}" if k is not None else v for k, v in lines]
-
-
-def _changed_lines(a: list[str], b: list[str]) -> dict[int, re.Pattern[str]]:
-    """The lines of `a` that differ in `b`, each with the pattern of what may vary in it:
-    the parts both versions share stay fixed, the parts that differ become wildcards."""
-    found: dict[int, re.Pattern[str]] = {}
-    for tag, i1, i2, j1, j2 in opcodes(a, b):
-        if tag == "equal":
-            continue
-        for k in range(i1, i2):
-            paired = tag == "replace" and i2 - i1 == j2 - j1
-            found[k] = line_pattern(a[k], b[j1 + k - i1]) if paired else ANY_LINE
-    return found
-
-
-ANY_LINE = re.compile(".*", re.DOTALL)
-
-
-def opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
-    """difflib's opcodes, with a linear path for the common cases: equal outputs, and
-    outputs of equal length compared line by line (thousands of rows stay fast).
-
-    >>> opcodes(["a", "b", "c"], ["a", "x", "c"])
-    [('equal', 0, 1, 0, 1), ('replace', 1, 2, 1, 2), ('equal', 2, 3, 2, 3)]
-    """
-    if len(a) != len(b):
-        return list(difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes())
-    codes: list[tuple[str, int, int, int, int]] = []
-    for i, (x, y) in enumerate(zip(a, b, strict=True)):
-        tag = "equal" if x == y else "replace"
-        if codes and codes[-1][0] == tag:
-            codes[-1] = (tag, codes[-1][1], i + 1, codes[-1][3], i + 1)
-        else:
-            codes.append((tag, i, i + 1, i, i + 1))
-    return codes
-
-
-def line_pattern(first: str, second: str) -> re.Pattern[str]:
-    """What may vary in a line, learned from two versions of it.
-
-    >>> bool(line_pattern("took 12 ms", "took 15 ms").fullmatch("took 9 ms"))
-    True
-    >>> bool(line_pattern("took 12 ms", "took 15 ms").fullmatch("FATAL: disk full"))
-    False
-    """
-    a, b = TOKEN_RE.findall(first), TOKEN_RE.findall(second)  # words and numbers vary whole
-    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
-    parts = []
-    for tag, i1, i2, _, _ in matcher.get_opcodes():
-        if tag == "equal":
-            parts.append(re.escape("".join(a[i1:i2])))
-        elif not parts or parts[-1] != ".*?":
-            parts.append(".*?")
-    return re.compile("".join(parts), re.DOTALL)
-
-
-TOKEN_RE = re.compile(r"\w+|\W")
 
 
 def slowdown(baseline: list[float], candidate: list[float], rule: Slowdown) -> tuple[bool, str]:

@@ -160,6 +160,7 @@ def judge(
     slower = sum(1 for o in outputs if o.slower)
     uncompared = counts.get(Status.ERROR.value, 0)
     differently = counts.get(Status.CHANGED_FAILURE.value, 0)
+    unstable = sum(1 for o in outputs if o.unstable)
     if unrestored:
         verdict = Verdict.FAIL
         what = (
@@ -169,10 +170,11 @@ def judge(
     elif regressions:
         verdict = Verdict.FAIL
         reason = f"{_n(regressions, 'regression')}: passes on the baseline, fails on the candidate"
-    elif changed or slower or uncompared or differently:
+    elif changed or slower or uncompared or differently or unstable:
         verdict = Verdict.REVIEW
         found = [f"{_n(changed, 'changed output')} ({_triaged(outputs)})"] if changed else []
         found += [_n(differently, "check") + " failing differently"] if differently else []
+        found += [_n(unstable, "check") + " with unstable answers (cannot be compared)"] if unstable else []
         found += [_n(slower, "slowdown")] if slower else []
         found += [_n(uncompared, "check") + " that could not be compared"] if uncompared else []
         reason = f"{', '.join(found)}: a person should decide"
@@ -213,6 +215,7 @@ def compare_outputs(
         if rule.compare:
             found = diff.compare(b.output, again, obs.output, rule.rules)
             result.changed, result.diff, result.noise = found.changed, found.diff, list(found.noise)
+            result.unstable = list(found.unstable)
             if found.changed:
                 decided = triage(b.output, obs.output, list(found.removed), list(found.added))
                 result.triage, result.why, result.error_appeared = decided.triage, decided.why, decided.regression

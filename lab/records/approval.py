@@ -76,7 +76,7 @@ def findings(result: PilotResult) -> set[str]:
     ids = set()
     for cand in result.candidates:
         ids |= {c.id for c in cand.comparisons if c.status in (Status.REGRESSION, Status.ERROR, Status.CHANGED_FAILURE)}
-        ids |= {o.id for o in cand.outputs if o.changed or o.slower}
+        ids |= {o.id for o in cand.outputs if o.changed or o.slower or o.unstable}
     return ids
 
 

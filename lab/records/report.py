@@ -155,6 +155,7 @@ def context(result: PilotResult, run_dir: Path, waived: dict[str, str] | None = 
                 "harmless": [o for o in by_triage(cand.outputs) if o.triage == Triage.HARMLESS],
                 "slower": [o for o in cand.outputs if o.slower],
                 "noise": [o for o in cand.outputs if o.noise],
+                "unstable": [o for o in cand.outputs if o.unstable],
                 "same": [o for o in cand.outputs if not o.changed and not o.slower],
             }
         )
@@ -233,6 +234,8 @@ def summary(result: PilotResult, run_dir: Path) -> str:
                 )
             if out.slower:
                 lines.append(f"    slower: {out.id}: {out.timing}")
+            if out.unstable:
+                lines.append(f"    unstable (cannot be compared): {out.id}: {', '.join(out.unstable)}")
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.stages.items())
     lines.append(f"  stages: {stages}")
     lines.append(f"  report: {run_dir / 'report.html'} (also .md, .pdf; results.json, junit.xml)")

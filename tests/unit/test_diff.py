@@ -119,3 +119,35 @@ def test_a_regex_rule_does_not_hide_the_status_or_counts():
 def test_null_and_the_text_null_differ():
     assert compare(sql([["1", None, "x"]]), [], sql([["1", "NULL", "x"]]), Rules()).changed
     assert compare(sql([["p | q", "r", "s"]]), [], sql([["p", "q | r", "s"]]), Rules()).changed
+
+
+def test_a_place_the_baseline_varies_wholly_on_is_unstable_not_silently_passing():
+    first = http({"at": "12:00:01", "request": "a1", "total": 10})
+    again = http({"at": "12:00:02", "request": "b2", "total": 10})
+    found = compare(first, [again], http({"at": "12:00:03", "request": "ERROR", "total": 10}), Rules())
+    assert found.unstable == ("$.request",)  # anything would fit: it cannot be compared
+    assert not found.changed  # the timestamp still fits its shape
+
+
+def test_a_value_that_no_longer_fits_what_varied_is_a_change():
+    first, again = http({"at": "12:00:01"}), http({"at": "12:00:02"})
+    found = compare(first, [again], http({"at": "never"}), Rules())
+    assert found.changed and '+$.at: "never"' in found.diff and found.unstable == ()
+
+
+def test_a_counter_alone_on_a_line_is_unstable_and_the_real_change_beside_it_is_seen():
+    def out(count: str, mode: str) -> dict:
+        return {"exit_code": 0, "stdout": f"visits\n{count}\nmode {mode}\n", "stderr": ""}
+
+    found = compare(out("41", "a"), [out("42", "a")], out("7", "b"), Rules())
+    assert found.unstable == ("line 'stdout | 41'",)
+    assert found.changed and "-stdout | mode a\n+stdout | mode b" in found.diff
+
+
+def test_sql_cells_keep_their_shape_and_a_wholly_random_column_is_unstable():
+    first = sql([["1", "2026-12-04 00:12:01", "a8f3"]])
+    again = sql([["1", "2026-12-04 00:12:02", "77c1"]])
+    fits = compare(first, [again], sql([["1", "2026-12-04 00:13:09", "0b0b"]]), Rules())
+    assert not fits.changed and fits.unstable == ("column total",)
+    broken = compare(first, [again], sql([["1", "ERROR: no clock", "0b0b"]]), Rules())
+    assert broken.changed and "ERROR: no clock" in broken.diff

@@ -20,7 +20,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 
-from lab.errors import DeadlinePassed, Interrupted, LabError
+from lab.errors import DeadlinePassed, Interrupted, LabError, Stopped
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL = 0.2  # seconds between looks at the token where a wait cannot be woken directly
@@ -31,7 +31,7 @@ class Token:
 
     def __init__(self) -> None:
         self._event = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a signal handler may call cancel() while the main thread holds it
         self._callbacks: dict[int, Callable[[], None]] = {}
         self._next = 0
         self._timer: threading.Timer | None = None
@@ -59,9 +59,14 @@ class Token:
         if self._event.is_set():
             raise self.error()
 
-    def error(self) -> LabError:
+    def error(self) -> Stopped:
+        """What a blocking call raises once the token is set: a Stopped (Interrupted,
+        DeadlinePassed), so that no one records the stop as a failure of their own; the
+        original reason (an engine that went away) stays in `reason`."""
         reason = self.reason or Interrupted("stopped")
-        return type(reason)(str(reason))
+        if isinstance(reason, Stopped):
+            return type(reason)(str(reason))
+        return Stopped(f"stopped: {reason}")
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds`; True as soon as the token is set."""

@@ -13,10 +13,12 @@ from __future__ import annotations
 import io
 
 from lab.cancel import Token
+from lab.checks.commands import bounded
 from lab.engine import session
 from lab.engine.types import EngineLike
 
-DEADLINE = 30.0  # seconds
+DEADLINE = 30.0  # seconds, in the container (coreutils' timeout)
+GRACE = 5.0  # and then on the stream
 RUNTIMES = ("python3", "nodejs", "php", "ruby", "openssl")
 BASE_PRIORITIES = ("required", "important", "standard")
 BASE_SECTIONS = ("libs", "oldlibs", "perl", "admin")
@@ -32,7 +34,8 @@ dpkg-query -W -f='${Package} ${Version} ${Priority} ${Section}\n' $manual RUNTIM
 def describe(engine: EngineLike, container: str, token: Token) -> tuple[str, dict[str, str]]:
     """(OS name, {package: version}); empty when the image has no such tools. An engine
     that refuses the exec raises (the pilot records it as a warning)."""
-    _, out, _ = session.feed(engine, container, ["sh", "-c", SCRIPT], io.BytesIO(b""), DEADLINE, token)
+    argv = bounded(["sh", "-c", SCRIPT], DEADLINE)
+    _, out, _ = session.feed(engine, container, argv, io.BytesIO(b""), DEADLINE + GRACE, token)
     return parse(out)
 
 

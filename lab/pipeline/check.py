@@ -30,7 +30,7 @@ def describe(ctx: RunContext, work: CopyWork) -> None:
                 info.os, info.packages = inventory.describe(work.engine, info.container, ctx.token)
             except Stopped:
                 return
-            except LabError as err:
+            except (LabError, OSError) as err:  # OSError: TimeoutError at its deadline
                 _warn(ctx, f"{work.variant.name}: what {service} runs could not be read: {err}")
 
     work.describing = work.side.submit(each)

@@ -30,14 +30,19 @@ def run(ctx: RunContext, skip: set[str]) -> None:
     ended; a stopped run stops them all within a second, and nothing of theirs is created
     after this returns."""
     staged = [v for v in ctx.scenario.variants if v.name not in skip]
+    futures = []
     with ThreadPoolExecutor(max_workers=len(staged), thread_name_prefix="copy") as pool:
-        futures = [pool.submit(one_copy, ctx, variant) for variant in staged]
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=POLL, return_when=FIRST_EXCEPTION)
-            failed = next((f.exception() for f in done if f.exception() is not None), None)
-            if failed is not None and not ctx.token.cancelled:  # an engine that went away, a defect
-                ctx.token.cancel(_reason(failed))
+        try:
+            futures += [pool.submit(one_copy, ctx, variant) for variant in staged]
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=POLL, return_when=FIRST_EXCEPTION)
+                failed = next((f.exception() for f in done if f.exception() is not None), None)
+                if failed is not None and not ctx.token.cancelled:  # an engine that went away, a defect
+                    ctx.token.cancel(_reason(failed))
+        except BaseException as err:  # Python's own Ctrl-C in the main thread: stop the copies first
+            ctx.token.cancel(_reason(err))
+            raise
     for future in futures:
         future.result()
     for engine in ctx.engines:  # copies record what fails; an engine that went away ends the pilot
@@ -93,8 +98,10 @@ def staged(ctx: RunContext, work: CopyWork) -> bool:
     try:
         stage.create_copy(work.engine, ctx.scenario.name, variant, work.names)
         work.start_probe()
+        started: set[str] = set()
         for wave in start_order(variant.services):
             ctx.token.check()
+            started |= set(wave)
             for service in wave:
                 svc, image = variant.services[service], copy.services[service].image
                 spec = stage.container_spec(work.names, ctx.scenario.name, variant.name, service, svc, image)
@@ -111,8 +118,9 @@ def staged(ctx: RunContext, work: CopyWork) -> bool:
                 on_ready=lambda s: ctx.log(f"{variant.name}: {s} ready ({ctx.clock() - start:.1f} s)"),
             )
             restore.load_dumps(ctx, work, wave)
-            if work.upgrading and rehearse.moved(ctx.scenario) & set(wave):
-                rehearse.upgrade(ctx, work)
+            moved = rehearse.moved(ctx.scenario)
+            if work.upgrading and not copy.upgrade and moved & set(wave) and moved <= started:
+                rehearse.upgrade(ctx, work)  # once every service it brings data into runs
     except (Stopped, EngineUnavailable):
         raise
     except LabError as err:

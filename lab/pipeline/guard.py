@@ -68,6 +68,7 @@ class BaselineGuard:
     @contextlib.contextmanager
     def _turn(self, candidate: str, ready: Callable[[], bool]) -> Iterator[None]:
         with self._cond:
+            self._token.check()
             while self._busy or not ready():
                 self._token.check()
                 self._cond.wait(POLL)

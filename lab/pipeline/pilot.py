@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import yaml
 
-from lab.errors import EngineUnavailable, Interrupted, LabError
+from lab.errors import EngineUnavailable, Interrupted, LabError, Stopped
 from lab.pipeline import build, copies, judge, reuse, wrapup
 from lab.pipeline.context import RunContext, prepare
 from lab.results import PilotResult, Verdict
@@ -64,8 +64,9 @@ def run(ctx: RunContext) -> PilotResult:
                 stage(ctx)
             ctx.token.check()
         ctx.result.stage = "done"
-    except LabError as err:
-        _fail(ctx, err)
+    except LabError as err:  # a stop reports why the token was set (an engine that went away, say)
+        reason = ctx.token.reason if isinstance(err, Stopped) and ctx.token.reason is not None else err
+        _fail(ctx, reason)
     except KeyboardInterrupt:  # the lab used as a library, with Python's own SIGINT handler
         ctx.token.cancel(Interrupted("interrupted (Ctrl-C)"))
         _fail(ctx, ctx.token.error())
@@ -76,7 +77,7 @@ def run(ctx: RunContext) -> PilotResult:
     finally:
         ctx.token.stop_timer()
         stopped = ctx.token.cancelled
-        wrapup.wrap_up(ctx, keep=ctx.options.keep and not stopped)
+        wrapup.wrap_up(ctx, keep=ctx.options.keep and not isinstance(ctx.token.reason, Interrupted))
     if isinstance(ctx.token.reason, Interrupted):
         how = "" if stopped else " while the run folder was written; it was finished first"
         raise Interrupted(f"{ctx.token.reason}{how}; run folder: {ctx.run_dir}")

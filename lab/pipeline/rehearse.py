@@ -96,7 +96,11 @@ def run_step(engines: Mapping[str, EngineLike], step: Step, containers: Containe
             stream, exec_id = engine.attach(source, argv, step.user)
             target = containers[step.into.side][step.into.service]
             receiver = engines[step.into.side]
-            into, into_id = receiver.attach(target, bounded(argv_of(step.into.run), step.timeout), step.into.user)
+            try:
+                into, into_id = receiver.attach(target, bounded(argv_of(step.into.run), step.timeout), step.into.user)
+            except BaseException:
+                stream.close()  # the source must not go on reading the baseline
+                raise
             try:
                 src_err, out, err, moved = streams.relay(stream, into, step.timeout + 5, token)
             finally:

@@ -299,3 +299,32 @@ def test_a_backup_that_does_not_restore_is_named_and_nothing_runs_on_half_the_da
     assert "The client's backup does not restore, on today's versions either" in report
     assert "The upgrade breaks things" not in report
     assert "## Checks not run on `baseline`" in report
+
+
+def test_an_inventory_that_hangs_is_a_warning(write_scenario, tmp_path, monkeypatch):
+    monkeypatch.setattr("lab.checks.inventory.DEADLINE", 0.1)
+    monkeypatch.setattr("lab.checks.inventory.GRACE", 0.2)
+    result = pilot.run(start(write_scenario, tmp_path, FakeEngine(answer=Shop(hang="os-release"))))
+    assert result.verdict == Verdict.PASS, result.reason
+    assert any("could not be read: did not finish within 0.3 s" in w for w in result.warnings)
+
+
+def test_pythons_own_ctrl_c_in_the_main_thread_stops_the_copies_at_once(write_scenario, tmp_path):
+    """The lab used as a library, with Python's default SIGINT handler: a KeyboardInterrupt
+    while the copies run stops them (a restore that would take ten minutes) and tears down."""
+    import _thread
+
+    shop = Shop(hang="psql --no-psqlrc")
+    engine = FakeEngine(answer=shop)
+    ctx = start(write_scenario, tmp_path, engine)
+
+    def interrupt() -> None:
+        assert shop.hanging.wait(10)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    began = time.monotonic()
+    with pytest.raises(Interrupted):
+        pilot.run(ctx)
+    assert time.monotonic() - began < 10 and engine.left() == 0
+    assert PilotResult.read(ctx.run_dir).exit_code == 130

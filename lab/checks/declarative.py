@@ -44,11 +44,17 @@ def all_checks(scenario: Scenario) -> list[tuple[str, Probe]]:
 
 
 def run_all(
-    engine: EngineLike, scenario: Scenario, containers: dict[str, str], probe: str | None, token: Token
+    engine: EngineLike,
+    scenario: Scenario,
+    containers: dict[str, str],
+    probe: str | None,
+    token: Token,
+    writes: bool = True,
 ) -> list[Observation]:
-    """Observe every declarative check once, several at a time, through shell sessions;
-    raises the token's error within a second of it being set."""
-    checks = all_checks(scenario)
+    """Observe every declarative check once (without `writes`, only those that read),
+    several at a time, through shell sessions; raises the token's error within a second of
+    it being set."""
+    checks = [(i, c) for i, c in all_checks(scenario) if writes or not c.writes]
     shells = ShellPool(engine, token)
     try:
         with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="probe") as pool:

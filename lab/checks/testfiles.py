@@ -21,10 +21,10 @@ from lab.scenario import Scenario
 POLL = 0.2  # seconds between looks at the cancel flag while pytest runs
 
 
-def pytest_command(scenario: Scenario, copy_file: Path, ini_file: Path) -> list[str]:
-    """The pytest command line for one copy: no user ini, no cache, our plugin in,
-    testinfra's own `host` parametrisation out (the copy decides the hosts)."""
-    files = [str(path) for path, _ in scenario.test_files]
+def pytest_command(scenario: Scenario, copy_file: Path, ini_file: Path, only: list[str] | None = None) -> list[str]:
+    """The pytest command line for one copy (with `only`, those tests): no user ini, no
+    cache, our plugin in, testinfra's own `host` parametrisation out (the copy decides the hosts)."""
+    files = only or [str(path) for path, _ in scenario.test_files]
     return [
         sys.executable,
         "-m",
@@ -137,8 +137,16 @@ class Checking:
             self.proc.stdout.close()
 
 
-def start(scenario: Scenario, variant: str, containers: dict[str, str], work: Path, engine_url: str = "") -> Checking:
-    """Start the pytest process of one copy; it waits for `go()` before running a test."""
+def start(
+    scenario: Scenario,
+    variant: str,
+    containers: dict[str, str],
+    work: Path,
+    engine_url: str = "",
+    only: list[str] | None = None,
+) -> Checking:
+    """Start the pytest process of one copy (with `only`, of those tests, by node id); it
+    waits for `go()` before running a test."""
     work.mkdir(parents=True, exist_ok=True)
     results_file = work / "outcomes.json"
     recorded_file = work / "recorded.json"
@@ -170,7 +178,7 @@ def start(scenario: Scenario, variant: str, containers: dict[str, str], work: Pa
     gate_in, gate_out = os.pipe()  # not stdin: pytest's capture takes fd 0
     try:
         proc = subprocess.Popen(
-            [*pytest_command(scenario, copy_file, ini_file), "--lab-gate", str(gate_in)],
+            [*pytest_command(scenario, copy_file, ini_file, only), "--lab-gate", str(gate_in)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -108,6 +108,7 @@ class ProbeRule:
 
     rules: Rules
     compare: bool = True
+    writes: bool = False  # learn noise from the twin copy only, not from the same copy again
 
 
 def judge(
@@ -196,7 +197,8 @@ def compare_outputs(
 ) -> list[OutputComparison]:
     """Diff every declarative check's output, noise taken out, and compare its timing."""
     base = {o.id: o for o in baseline.first_pass}
-    again_sources = baseline.observations[1:] + (twin.observations[:1] if twin and twin.ready else [])
+    twin_sources = twin.observations[:1] if twin and twin.ready else []
+    again_sources = baseline.observations[1:] + twin_sources
     out = []
     for obs in candidate.first_pass:
         b = base.get(obs.id)
@@ -205,9 +207,10 @@ def compare_outputs(
             continue
         # A second sample that failed differently says nothing about noise: it would make
         # every field look variable and hide real changes.
+        sources = twin_sources if rule.writes else again_sources
         again = [
             o.output
-            for source in again_sources
+            for source in sources
             for o in source
             if o.id == obs.id and o.outcome == b.outcome and "error" not in o.output
         ]

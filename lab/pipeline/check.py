@@ -15,7 +15,7 @@ from __future__ import annotations
 from lab.checks import declarative, inventory, testfiles
 from lab.errors import LabError, Stopped
 from lab.pipeline.context import CopyWork, RunContext
-from lab.results import Outcome
+from lab.results import Observation, Outcome
 
 SECOND_PASS_GAP = 1.1  # seconds between the baseline's two observations
 
@@ -54,12 +54,19 @@ def check_copy(ctx: RunContext, work: CopyWork) -> None:
         recorded = testfiles.recorded(folder)
         ctx.token.check()
     copy.observations = [recorded + first]
-    if has_declarative and variant.name == ctx.scenario.baseline.name and ctx.scenario.checks.noise.second_run:
+    if (
+        (has_declarative or recorded)
+        and variant.name == ctx.scenario.baseline.name
+        and ctx.scenario.checks.noise.second_run
+    ):
+        values = _recorded_again(ctx, work, recorded)  # the tests that kept values, run once more
         # Second-resolution timestamps in the answers must vary between the baseline's
         # two observations as they would between baseline and candidate.
         if ctx.token.wait(first_done + SECOND_PASS_GAP - ctx.clock()):
             ctx.token.check()
-        copy.observations.append(declarative.run_all(work.engine, ctx.scenario, work.containers, probe, ctx.token))
+        # A check that writes would read its own write: its noise is learned from the twin only.
+        again = declarative.run_all(work.engine, ctx.scenario, work.containers, probe, ctx.token, writes=False)
+        copy.observations.append(values + again)
     if work.describing is not None:
         work.describing.result()
     copy.seconds["checks"] = round(ctx.clock() - start, 3)
@@ -67,6 +74,23 @@ def check_copy(ctx: RunContext, work: CopyWork) -> None:
     outcomes = copy.outcomes()
     passed = sum(1 for r in outcomes if r.outcome == Outcome.PASSED)
     ctx.log(f"{variant.name}: checks done, {passed}/{len(outcomes)} passed ({copy.seconds['checks']:.1f} s)")
+
+
+def _recorded_again(ctx: RunContext, work: CopyWork, recorded: list[Observation]) -> list[Observation]:
+    """A second sample of the values the tests kept with `record()`: those tests, run again."""
+    if not recorded:
+        return []
+    folder = ctx.run_dir / "checks" / work.variant.name / "again"
+    tests = sorted({o.message for o in recorded})  # the node id of the test that kept each value
+    again = testfiles.start(ctx.scenario, work.variant.name, work.containers, folder, work.engine.url, tests)
+    try:
+        again.go()
+        _, output = again.finish(ctx.scenario.timeouts.checks, ctx.token)
+    finally:
+        again.close()
+    (folder / "pytest.log").write_text(output, encoding="utf-8")
+    ctx.token.check()
+    return testfiles.recorded(folder)
 
 
 def _probe(ctx: RunContext, work: CopyWork) -> str | None:

@@ -26,7 +26,9 @@ def judge(ctx: RunContext) -> None:
     scenario = ctx.scenario
     rules = {
         check_id: verdicts.ProbeRule(
-            Rules.of(check.ignore, scenario.checks.ignore, ordered=getattr(check, "ordered", True)), check.compare
+            Rules.of(check.ignore, scenario.checks.ignore, ordered=getattr(check, "ordered", True)),
+            check.compare,
+            check.writes,
         )
         for check_id, check in declarative.all_checks(scenario)
     }

@@ -117,6 +117,7 @@ class Probe(Model):
     name: str = Field(min_length=1)
     service: str
     compare: bool = True  # diff the candidate's output against the baseline's
+    writes: bool = False  # it changes what it reads (a registration, a counter): no noise from the same copy
     repeat: int = Field(default=1, ge=1, le=1000)
     timeout: Deadline = 30.0
     ignore: Ignore = Ignore()

@@ -328,3 +328,52 @@ def test_pythons_own_ctrl_c_in_the_main_thread_stops_the_copies_at_once(write_sc
         pilot.run(ctx)
     assert time.monotonic() - began < 10 and engine.left() == 0
     assert PilotResult.read(ctx.run_dir).exit_code == 130
+
+
+def test_a_check_that_writes_learns_no_noise_from_its_own_copy(write_scenario, tmp_path):
+    """A page-view counter: the baseline's second observation would read its own first write."""
+    visits: dict[str, int] = {}
+    shop = Shop()
+
+    def counting(call: Call) -> Answer | None:
+        if "count-visit" in call.command:
+            visits[call.spec.name] = visits.get(call.spec.name, 0) + 1
+            return Answer(stdout=f"visit {visits[call.spec.name]}\n")
+        return shop(call)
+
+    text = SCENARIO.replace(
+        "  noise: {second_copy: true}", "    - {name: visits, service: app, run: count-visit, writes: true}"
+    )
+    ctx = start(write_scenario, tmp_path, FakeEngine(answer=counting), text)
+    result = pilot.run(ctx)
+    assert result.verdict == Verdict.PASS, result.reason
+    baseline = result.copies[0]
+    assert [o.id for o in baseline.observations[1]] == ["command:mode", "command:orders"]  # not run again
+    visits_out = next(o for o in result.candidates[0].outputs if o.id == "command:visits")
+    assert not visits_out.changed and visits_out.noise == [] and visits_out.unstable == []
+
+
+def test_values_kept_with_record_are_observed_twice_on_the_baseline(write_scenario, tmp_path):
+    text = SCENARIO.replace("  noise: {second_copy: true}", "  testinfra: [checks/test_kept.py]")
+    files = {
+        **FILES,
+        "checks/test_kept.py": """
+    import secrets
+
+    def test_session_token(record):
+        record("session token", secrets.token_hex(4))
+
+    def test_mode(record, lab):
+        record("services", sorted(lab.services))
+    """,
+    }
+    folder = write_scenario(text, files)
+    ctx = pilot.prepare(FakeEngine(answer=Shop()), scenario.load(str(folder)), tmp_path / "pilots", say=lambda m: None)
+    result = pilot.run(ctx)
+    baseline = result.copies[0]
+    second = {o.id for o in baseline.observations[1]}
+    assert {"record:session token", "record:services"} <= second
+    outputs = {o.id: o for o in result.candidates[0].outputs}
+    assert outputs["record:session token"].unstable == ["$"]  # a random token: cannot be compared
+    assert not outputs["record:services"].changed and not outputs["record:services"].unstable
+    assert (ctx.run_dir / "checks" / "baseline" / "again" / "pytest.log").is_file()

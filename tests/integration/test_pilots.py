@@ -504,3 +504,58 @@ def test_a_build_past_its_deadline_is_stopped(pilot, client):
     assert "the build did not finish within 5 s: timeouts.build" in done.stderr
     assert "a long vendor installer..." in done.stderr  # the step it was in
     until(lambda: not building(client), "the engine stopped the abandoned build", timeout=90)
+
+
+def test_every_changed_answer_is_triaged_with_its_rule(pilot):
+    """One check per kind of change an upgrade makes to an answer (tests/scenarios/triage)."""
+    done = pilot(scenario_path("triage"))
+    assert done.code == 1, done.stdout + done.stderr
+    results = json.loads((done.run_dir / "results.json").read_text())
+    (cand,) = results["candidates"]
+    assert cand["verdict"] == "FAIL"
+    outputs = {o["id"]: o for o in cand["outputs"]}
+    status = {c["id"]: c for c in cand["comparisons"]}
+
+    def triaged(check_id: str) -> tuple[str, str]:
+        assert outputs[check_id]["changed"], check_id
+        return outputs[check_id]["triage"], outputs[check_id]["why"]
+
+    # an answer that turns into an error with exit 0 is a regression, whatever the exit code said
+    assert triaged("command:an answer that turns into an error") == (
+        "breaking",
+        "an error appeared: 'stdout | ERR syntax error'",
+    )
+    assert status["command:an answer that turns into an error"]["status"] == "regression"
+    assert triaged("http:version banner") == ("harmless", "only version-like tokens changed: 5.2.1 → 5.3.0")
+    assert triaged("http:item with a new key") == ("harmless", "members were only added: '$.tags: []'")
+    assert triaged("command:a member removed from a list") == ("breaking", "members disappeared: 'stdout | monitor'")
+    assert not outputs["http:the same JSON in another order"]["changed"]
+    assert triaged("http:a number turned into a string") == (
+        "breaking",
+        "a JSON value changed type: $.total number → string",
+    )
+    signup = status["http:signup refused differently"]
+    assert signup["status"] == "changed-failure"
+    assert (signup["baseline_message"], signup["message"]) == (
+        "HTTP 400 (expected a status below 400)",
+        "HTTP 415 (expected a status below 400)",
+    )
+    assert triaged("command:a deprecation warning added")[0] == "harmless"
+    assert triaged("http:a plain value change") == ("unknown", "a value changed: '$.customers: 12' → '$.customers: 13'")
+    assert (
+        not outputs["http:an identical answer"]["changed"] and status["http:an identical answer"]["status"] == "passed"
+    )
+    clock = outputs["command:a clock beside a real change"]
+    assert clock["unstable"] and clock["unstable"][0].startswith("line 'stdout | ")  # the clock: not comparable
+    assert triaged("command:a clock beside a real change") == (
+        "unknown",
+        "a value changed: 'stdout | mode old' → 'stdout | mode new'",
+    )
+    views = outputs["http:page views"]  # writes: compared without noise from its own copy
+    assert not views["changed"] and not views["unstable"] and views["noise"] == []
+    report = (done.run_dir / "report.md").read_text()
+    changed = report[report.index("### Changed outputs") :]
+    assert changed.index("— breaking") < changed.index("— unknown") < changed.index("triaged harmless")
+    assert "a JSON value changed type: $.total number → string" in report
+    assert "### Failures that changed" in report and "> baseline: HTTP 400" in report
+    assert "### Unstable answers — cannot be compared" in report

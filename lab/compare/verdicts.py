@@ -152,7 +152,7 @@ def judge(
     erroneous = {o.id: o.why for o in outputs if o.error_appeared}
     for comp in comparisons:  # the check "passed", but its answer turned into an error
         if comp.id in erroneous and comp.status == Status.PASSED:
-            comp.status, comp.message = Status.REGRESSION, erroneous[comp.id]
+            comp.status, comp.candidate, comp.message = Status.REGRESSION, Outcome.FAILED, erroneous[comp.id]
     counts = Counter(c.status.value for c in comparisons)
     regressions = counts.get(Status.REGRESSION.value, 0)
     failures = data_failures(baseline) + data_failures(candidate)

@@ -4,6 +4,7 @@ the cancel token reaching each blocking stage; late exit codes; side work that f
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -324,8 +325,13 @@ def test_pythons_own_ctrl_c_in_the_main_thread_stops_the_copies_at_once(write_sc
 
     threading.Thread(target=interrupt, daemon=True).start()
     began = time.monotonic()
-    with pytest.raises(Interrupted):
-        pilot.run(ctx)
+    # Python's own handler, also when this process inherited SIGINT as ignored (a background job)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(Interrupted):
+            pilot.run(ctx)
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert time.monotonic() - began < 10 and engine.left() == 0
     assert PilotResult.read(ctx.run_dir).exit_code == 130
 

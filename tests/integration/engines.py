@@ -35,6 +35,11 @@ class SecondEngine:
 
     def start(self, timeout: float = 60) -> docker.DockerClient:
         """Start (or restart) the daemon; returns a client once it answers."""
+        if self.proc is None:  # a daemon of an interrupted test run would answer in its place
+            stale = _kill(self.root, lambda cmdline: "dockerd" in cmdline and "containerd" not in cmdline)
+            deadline = time.monotonic() + 10
+            while any(Path(f"/proc/{pid}").exists() for pid in stale) and time.monotonic() < deadline:
+                time.sleep(0.05)
         self.root.mkdir(parents=True, exist_ok=True)
         if not Path(f"/run/netns/{NAME}").exists():
             subprocess.run(["ip", "netns", "add", NAME], check=True)
@@ -112,9 +117,11 @@ def copy_images(source: docker.DockerClient, target: docker.DockerClient, *tags:
             target.images.load(source.images.get(tag).save(named=True))
 
 
-def _kill(root: Path, which: Callable[[str], bool]) -> None:
-    """kill -9 the processes of this engine (their command line names its root) that `which` picks."""
+def _kill(root: Path, which: Callable[[str], bool]) -> list[int]:
+    """kill -9 the processes of this engine (their command line names its root) that `which`
+    picks; returns their pids."""
     marker = str(root)
+    killed = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -125,6 +132,8 @@ def _kill(root: Path, which: Callable[[str], bool]) -> None:
         if marker in cmdline and which(cmdline):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(proc.name), signal.SIGKILL)
+                killed.append(int(proc.name))
+    return killed
 
 
 def _unmount_below(folder: Path) -> None:

@@ -14,7 +14,7 @@ breaking
   - members disappeared (JSON members, rows, lines of a listing)
 harmless
   - only warnings or deprecation notices were added
-  - members were only added
+  - members were only added (also within a line: `a=1,b=2` → `a=1,b=2,c=3`)
   - only the order changed
   - only version-like tokens changed (15.8 → 17.2)
   - only the encoding changed (é → &eacute; or \\u00e9)
@@ -42,6 +42,7 @@ ERROR_RE = re.compile(
 )
 NONZERO_EXIT_RE = re.compile(r"(?i)\b(exit(ed)?( with)? (code|status)|returned|rc)\W{0,3}[1-9]\d*\b")
 WARNING_RE = re.compile(r"(?i)\b(warn|warning|warnings|deprecated|deprecation|notice)\b")
+MEMBER_RE = re.compile(r"[,;\s]+")  # what separates the members of a listing within a line
 VERSION_RE = re.compile(r"\bv?\d+(?:\.\d+)+(?:[-+~][0-9A-Za-z.+~-]*)?\b")
 
 
@@ -135,6 +136,14 @@ def _only_warnings(ch: Change) -> Decision | None:
 def _only_added(ch: Change) -> Decision | None:
     if ch.added and not ch.removed:
         return Decision(Triage.HARMLESS, f"members were only added: {_listed(ch.added)}")
+    if ch.removed and len(ch.removed) == len(ch.added):  # within lines: "a=1,b=2" → "a=1,b=2,c=3"
+        new: list[str] = []
+        for before, after in zip(ch.removed, ch.added, strict=True):
+            was, now = Counter(MEMBER_RE.split(before)), Counter(MEMBER_RE.split(after))
+            if was - now or not now - was:
+                return None
+            new += [m for m in (now - was).elements() if m]
+        return Decision(Triage.HARMLESS, f"members were only added: {_listed(new)}")
     return None
 
 

@@ -114,3 +114,12 @@ def test_each_rule_with_its_reason(baseline, candidate, triaged, why, regression
 def test_json_members_in_another_order_are_the_same_answer():
     found = diff.compare(http(200, {"a": 1, "b": [1, 2]}), [], http(200, {"b": [1, 2], "a": 1}), diff.Rules())
     assert not found.changed
+
+
+def test_members_added_within_a_line_are_harmless():
+    decision = decide(
+        command("db0:keys=300,expires=0,avg_ttl=0\n"), command("db0:keys=300,expires=0,avg_ttl=0,subexpiry=0\n")
+    )
+    assert (decision.triage, decision.why) == (H, "members were only added: 'subexpiry=0'")
+    changed = decide(command("db0:keys=300,expires=0\n"), command("db0:keys=299,expires=0,subexpiry=0\n"))
+    assert changed.triage == U  # a member changed too

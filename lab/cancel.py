@@ -105,11 +105,6 @@ class Token:
             self._timer.cancel()
 
 
-def never() -> Token:
-    """A token nobody sets: for calls made outside a pilot (a benchmark, a test)."""
-    return Token()
-
-
 @contextlib.contextmanager
 def handle_signals(token: Token) -> Iterator[list[int]]:
     """Ctrl-C, SIGTERM and SIGHUP set `token` (and are listed in what this yields) while the

@@ -110,7 +110,6 @@ class FakeStream:
         if self.ended:
             raise BrokenPipeError("the process has ended")
         self.stdin += data
-        self.engine.received.setdefault(self.spec.name, bytearray()).extend(data)
         if self.shell:
             for found in SCRIPT_RE.finditer(data.decode()):
                 self._answer(self.engine.answer(Call(self.spec, found["command"], b"")), found["mark"])
@@ -129,7 +128,6 @@ class FakeStream:
 
     def abort(self) -> None:
         self.ended = True
-        self.engine.aborted.append(self.command)
         self.woken.set()
 
     def close(self) -> None:
@@ -154,10 +152,8 @@ class FakeEngine:
     execs: list[tuple[str, list[str]]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     archives: list[tuple[str, str]] = field(default_factory=list)  # (container, path)
-    received: dict[str, bytearray] = field(default_factory=dict)  # container -> bytes sent to its processes
     exit_codes: dict[str, int] = field(default_factory=dict)
     exit_polls: dict[str, int] = field(default_factory=dict)
-    aborted: list[str] = field(default_factory=list)  # commands whose stream was aborted
     gone: bool = False  # the engine stopped answering: ping() says so
     url: str = ""
 

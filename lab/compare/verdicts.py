@@ -127,7 +127,7 @@ def judge(
             counts={},
             comparisons=[],
         )
-    unusable = [c for _, c in data_failures(baseline) if c.kind.of_the_backup]
+    unusable = backup_failures(baseline)
     if unusable:  # nothing ran on the client's data: there is no upgrade to judge
         first = unusable[0]
         return CandidateVerdict(
@@ -155,7 +155,7 @@ def judge(
             comp.status, comp.candidate, comp.message = Status.REGRESSION, Outcome.FAILED, erroneous[comp.id]
     counts = Counter(c.status.value for c in comparisons)
     regressions = counts.get(Status.REGRESSION.value, 0)
-    failures = data_failures(baseline) + data_failures(candidate)
+    failures = [(copy.variant, c) for copy in (baseline, candidate) for c in data_failures(copy)]
     unrestored = [f"{variant}: {c.id}: {c.message}" for variant, c in failures]
     changed = sum(1 for o in outputs if o.changed)
     slower = sum(1 for o in outputs if o.slower)
@@ -238,9 +238,15 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
 
 
-def data_failures(copy: CopyResult) -> list[tuple[str, CheckResult]]:
+def data_failures(copy: CopyResult) -> list[CheckResult]:
     """What went wrong restoring, verifying or rehearsing with the client's data in a copy."""
-    return [(copy.variant, c) for c in copy.checks if c.kind.of_the_data and c.outcome != Outcome.PASSED]
+    return [c for c in copy.checks if c.kind.of_the_data and c.outcome != Outcome.PASSED]
+
+
+def backup_failures(copy: CopyResult) -> list[CheckResult]:
+    """What says the client's backup did not restore into a copy (a restore or a verification
+    that failed, not the rehearsal)."""
+    return [c for c in data_failures(copy) if c.kind.of_the_backup]
 
 
 def baseline_evidence(baseline: CopyResult) -> str:

@@ -54,11 +54,7 @@ def check_copy(ctx: RunContext, work: CopyWork) -> None:
         recorded = testfiles.recorded(folder)
         ctx.token.check()
     copy.observations = [recorded + first]
-    if (
-        (has_declarative or recorded)
-        and variant.name == ctx.scenario.baseline.name
-        and ctx.scenario.checks.noise.second_run
-    ):
+    if (has_declarative or recorded) and work.is_baseline and ctx.scenario.checks.noise.second_run:
         values = _recorded_again(ctx, work, recorded)  # the tests that kept values, run once more
         # Second-resolution timestamps in the answers must vary between the baseline's
         # two observations as they would between baseline and candidate.

@@ -166,7 +166,11 @@ class CopyWork:
         self.probe: Future[str] | None = None
         self.describing: Future[None] | None = None
         self.testing: testfiles.Checking | None = None
+        self.is_baseline = variant.name == ctx.scenario.baseline.name
         self.upgrading = variant.role == "candidate" and bool(ctx.scenario.upgrade.steps)
+        # the services whose data the upgrade steps bring (not restored), and what is restored
+        self.moved = ctx.scenario.moved if self.upgrading else set()
+        self.backups = [item for item in ctx.scenario.backups if item[0] not in self.moved]
 
     def start_probe(self) -> None:
         """The HTTP probe's container on the copy's network, started beside the copy's work."""

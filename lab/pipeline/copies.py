@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 from lab.cancel import POLL
 from lab.checks import testfiles
+from lab.compare import verdicts
 from lab.errors import EngineUnavailable, Interrupted, LabError, Stopped
 from lab.pipeline import check, rehearse, restore, stage
 from lab.pipeline.context import CopyWork, RunContext
@@ -62,16 +63,16 @@ def one_copy(ctx: RunContext, variant: Variant) -> None:
         if not staged(ctx, work):
             return
         restore.record(ctx, work)
-        if variant.name == ctx.scenario.baseline.name:
+        if work.is_baseline:
             ctx.guard.restored()
         ctx.token.check()
-        unrestored = restore.unusable(copy)
+        unrestored = verdicts.backup_failures(copy)
         if unrestored:  # checks on half of the client's data would prove nothing
-            copy.not_checked = f"the backup did not restore: {unrestored}"
+            copy.not_checked = f"the backup did not restore: {unrestored[0].id}: {unrestored[0].message}"
             ctx.log(f"{variant.name}: checks not run — {copy.not_checked}")
         else:
             check.check_copy(ctx, work)
-        if variant.name == ctx.scenario.baseline.name:
+        if work.is_baseline:
             ctx.guard.checked()
         elif work.upgrading and ctx.scenario.upgrade.rollback:
             copy.stage = "rollback"
@@ -80,7 +81,7 @@ def one_copy(ctx: RunContext, variant: Variant) -> None:
     finally:
         work.close()
         copy.ended = round(ctx.clock() - ctx.t0, 3)
-        if variant.name == ctx.scenario.baseline.name:
+        if work.is_baseline:
             ctx.guard.baseline_gone()  # never leave the candidates waiting
         else:
             ctx.guard.done_reading(variant.name)
@@ -118,8 +119,7 @@ def staged(ctx: RunContext, work: CopyWork) -> bool:
                 on_ready=lambda s: ctx.log(f"{variant.name}: {s} ready ({ctx.clock() - start:.1f} s)"),
             )
             restore.load_dumps(ctx, work, wave)
-            moved = rehearse.moved(ctx.scenario)
-            if work.upgrading and not copy.upgrade and moved & set(wave) and moved <= started:
+            if work.moved & set(wave) and work.moved <= started and not copy.upgrade:
                 rehearse.upgrade(ctx, work)  # once every service it brings data into runs
     except (Stopped, EngineUnavailable):
         raise

@@ -23,7 +23,6 @@ from lab.errors import LabError, Stopped
 from lab.pipeline import verify
 from lab.pipeline.context import CopyWork, RunContext
 from lab.results import CheckResult, Kind, Outcome, StepRecord
-from lab.scenario import Scenario
 from lab.scenario.model import Step
 
 OUTPUT_LINES = 30
@@ -156,11 +155,6 @@ def as_checks(records: list[StepRecord], kind: Kind) -> list[CheckResult]:
 
 
 # the rehearse stage of one candidate -----------------------------------------------------
-def moved(scenario: Scenario) -> set[str]:
-    """The candidate's services that get their data through the upgrade steps (no restore)."""
-    return {s.into.service for s in scenario.upgrade.steps if s.into and s.into.side == "candidate"}
-
-
 def upgrade(ctx: RunContext, work: CopyWork) -> None:
     """Bring the candidate its data the way production would move: the upgrade steps, from
     the restored baseline (read under the guard), timed; their total is the downtime estimate."""

@@ -23,12 +23,13 @@ from pathlib import Path, PurePosixPath
 
 from lab.cancel import Token
 from lab.checks.commands import bounded
+from lab.compare import verdicts
 from lab.engine import session
 from lab.engine.types import EngineLike
 from lab.errors import LabError, Stopped
-from lab.pipeline import rehearse, verify
+from lab.pipeline import verify
 from lab.pipeline.context import CopyWork, RunContext
-from lab.results import CheckResult, CopyResult, Kind, Outcome, RestoreRecord
+from lab.results import CheckResult, Kind, Outcome, RestoreRecord
 from lab.scenario.model import Backup
 
 BEFORE_START = ("redis-rdb", "files")
@@ -169,16 +170,9 @@ def as_check(record: RestoreRecord) -> CheckResult:
 
 
 # the restore stage of one copy -----------------------------------------------------------
-def artefacts(ctx: RunContext, work: CopyWork) -> list[Artefact]:
-    """The backup files this copy restores: all, but those of services that a candidate's
-    upgrade steps bring their data."""
-    skip = rehearse.moved(ctx.scenario) if work.upgrading else set()
-    return [Artefact(*item) for item in ctx.scenario.backups if item[0] not in skip]
-
-
 def place_files(ctx: RunContext, work: CopyWork, service: str) -> None:
     """The files of a created, not yet started service's container."""
-    for item in artefacts(ctx, work):
+    for item in _artefacts(work):
         if item.service == service and item.before_start:
             ctx.log(f"{work.variant.name}: placing {item.spec.file} into {service}...")
             work.copy.restores.append(_said(ctx, work, place(work.engine, work.containers[service], item)))
@@ -186,7 +180,7 @@ def place_files(ctx: RunContext, work: CopyWork, service: str) -> None:
 
 def load_dumps(ctx: RunContext, work: CopyWork, wave: list[str]) -> None:
     """The dumps of a wave of services that are ready, before the services that need them start."""
-    for item in artefacts(ctx, work):
+    for item in _artefacts(work):
         if item.service in wave and not item.before_start:
             ctx.token.check()
             work.copy.stage = "restore"
@@ -199,7 +193,7 @@ def record(ctx: RunContext, work: CopyWork) -> None:
     """The restores done while staging, as checks; then check that the data is complete
     (not after a failed upgrade: there is nothing to verify)."""
     copy = work.copy
-    if not (artefacts(ctx, work) or ctx.scenario.verify):
+    if not (work.backups or ctx.scenario.verify):
         return
     copy.stage = "restore"
     t0 = ctx.clock()
@@ -208,16 +202,13 @@ def record(ctx: RunContext, work: CopyWork) -> None:
         copy.checks += verify.verified(ctx, work.containers, work.engine)
     copy.seconds["restore"] = round(ctx.clock() - t0 + sum(r.seconds for r in copy.restores), 3)
     ctx.slowest("restore", copy.seconds["restore"])
-    failed = [c for c in copy.checks if c.kind.of_the_data and c.outcome != Outcome.PASSED]
+    failed = verdicts.data_failures(copy)
     state = "verified" if not failed else f"FAILED: {failed[0].id}: {failed[0].message}"
     ctx.log(f"{work.variant.name}: restore {state} ({copy.seconds['restore']:.1f} s)")
 
 
-def unusable(copy: CopyResult) -> str:
-    """What says the client's data did not restore into `copy` (a restore or a verification
-    that failed), or ""."""
-    failed = [c for c in copy.checks if c.kind.of_the_backup and c.outcome != Outcome.PASSED]
-    return f"{failed[0].id}: {failed[0].message}" if failed else ""
+def _artefacts(work: CopyWork) -> list[Artefact]:
+    return [Artefact(*backup) for backup in work.backups]
 
 
 def _said(ctx: RunContext, work: CopyWork, record: RestoreRecord) -> RestoreRecord:

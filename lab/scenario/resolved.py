@@ -61,6 +61,11 @@ class Scenario:
         """The second baseline copy, when the scenario asks for one."""
         return next((v for v in self.variants if v.name == TWIN), None)
 
+    @property
+    def moved(self) -> set[str]:
+        """The candidates' services that get their data through the upgrade steps (no restore)."""
+        return {s.into.service for s in self.upgrade.steps if s.into and s.into.side == "candidate"}
+
 
 def start_order(services: dict[str, Service]) -> list[list[str]]:
     """Waves of services: each wave depends only on earlier waves.

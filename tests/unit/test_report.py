@@ -363,24 +363,14 @@ def test_markdown_tables_keep_their_shape_whatever_the_cells_hold(run_dir):
 
 def test_changed_answers_are_listed_breaking_first_with_the_rule_and_harmless_ones_collapsed(run_dir):
     result = approval.load_results(run_dir)
+
+    def changed(check_id: str, triage: Triage, why: str) -> OutputComparison:
+        return OutputComparison(id=check_id, changed=True, diff="-a\n+b", triage=triage, why=why)
+
     outputs = [
-        OutputComparison(
-            id="command:version",
-            changed=True,
-            diff="-a\n+b",
-            triage=Triage.HARMLESS,
-            why="only version-like tokens changed: 15.8 → 17.2",
-        ),
-        OutputComparison(
-            id="http:totals",
-            changed=True,
-            diff="-a\n+b",
-            triage=Triage.UNKNOWN,
-            why="a value changed: '$.total: 12' → '$.total: 13'",
-        ),
-        OutputComparison(
-            id="http:items", changed=True, diff="-a\n+b", triage=Triage.BREAKING, why="members disappeared: '$.b: 2'"
-        ),
+        changed("command:version", Triage.HARMLESS, "only version-like tokens changed: 15.8 → 17.2"),
+        changed("http:totals", Triage.UNKNOWN, "a value changed: '$.total: 12' → '$.total: 13'"),
+        changed("http:items", Triage.BREAKING, "members disappeared: '$.b: 2'"),
     ]
     result.candidates[0].outputs = outputs
     result.write(run_dir)

@@ -183,7 +183,7 @@ def _headline(report: pytest.TestReport | pytest.CollectReport) -> str:
         ]
         top = min((depth for depth, _ in found), default=0)
         where = [text[:WHERE_CHARS] for depth, text in found if depth == top]
-        if not lines[0].strip().startswith("assert "):  # the test said what failed in its own words
+        if not lines[0].strip().removeprefix("AssertionError: ").startswith("assert "):  # the test's own words
             return lines[0].strip()
         return " — ".join([lines[0].strip(), *where[:WHERE_LINES]])
     lines = report.longreprtext.strip().splitlines()

@@ -37,6 +37,7 @@ class Kind(str, Enum):
     VERIFY = "verify"  # a property of a good restore
     UPGRADE = "upgrade"  # a step of the rehearsed upgrade (candidates only)
     ROLLBACK = "rollback"  # a step of the rehearsed rollback, or a verification after it
+    REPLAY = "replay"  # a distinct request, statement or command of the client's recorded traffic
 
     @property
     def of_the_backup(self) -> bool:
@@ -55,7 +56,7 @@ class Kind(str, Enum):
 
 
 DATA_KINDS = frozenset({Kind.RESTORE, Kind.VERIFY, Kind.UPGRADE, Kind.ROLLBACK})
-DECLARATIVE = (Kind.SQL, Kind.HTTP, Kind.COMMAND)
+DECLARATIVE = (Kind.SQL, Kind.HTTP, Kind.COMMAND, Kind.REPLAY)
 
 
 def _schema_1(data: Any, default: Kind) -> Any:
@@ -123,6 +124,7 @@ class Observation(BaseModel):
     message: str = ""
     output: dict[str, Any] = {}  # normalised: what is compared between copies
     seconds: list[float] = []  # one per repeat
+    source: str = ""  # where a replayed entry is in the client's log: "traffic/access.log:17"
 
     def as_check(self) -> CheckResult:
         """The pass/fail side of the observation, compared like a test's outcome."""
@@ -164,6 +166,23 @@ class BackupFile(BaseModel):
     size: int
     sha256_before: str
     sha256_after: str = ""
+
+
+class TrafficLog(BackupFile):
+    """A log of the client's traffic (only read, hashed like a backup) and what became of
+    its entries: the coverage section of the report."""
+
+    format: str
+    read: int = 0  # entries read
+    malformed: int = 0
+    malformed_first: list[str] = []  # "file:line: why" of the first few
+    distinct: int = 0  # distinct entries, each a check
+    skipped: dict[str, int] = {}  # why -> how many entries were not replayed
+
+    def bad(self, line: int, why: str, shown: int = 5) -> None:
+        self.malformed += 1
+        if len(self.malformed_first) < shown:
+            self.malformed_first.append(f"{self.file}:{line}: {why}")
 
 
 class ServiceInfo(BaseModel):
@@ -283,6 +302,7 @@ class PilotResult(BaseModel):
     stages: dict[str, float] = Field(default_factory=dict)  # seconds per stage, plus total
     images: list[ImageRecord] = []
     backups: list[BackupFile] = []
+    traffic: list[TrafficLog] = []  # the client's logs that were replayed
     copies: list[CopyResult] = []
     candidates: list[CandidateVerdict] = []
     since_approved: SinceApproved | None = None  # None: no earlier run of the scenario was approved

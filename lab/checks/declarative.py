@@ -131,7 +131,7 @@ def _http(run: Runner, check_id: str, check: HttpCheck, probe: str) -> Observati
     output = {
         "status": status,
         "headers": {k: v for k, v in answer["headers"].items() if k in wanted},
-        "body": _json_or_text(answer["body"], answer["binary"]),
+        "body": json_or_text(answer["body"], answer["binary"]),
     }
     message = "" if passed else f"HTTP {status} (expected {check.expect_status or 'a status below 400'})"
     return Observation(
@@ -144,7 +144,7 @@ def _http(run: Runner, check_id: str, check: HttpCheck, probe: str) -> Observati
     )
 
 
-def _json_or_text(body: str, binary: bool) -> Any:
+def json_or_text(body: str, binary: bool) -> Any:
     if binary:
         return {"binary (base64)": body}
     try:

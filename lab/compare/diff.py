@@ -122,6 +122,9 @@ def render(
         lines += _sql_lines(output, rules, noisy_columns, fits)
     if "value" in output:
         lines += [(p, v) for p, v in flatten(output["value"]) if not any(r.match(p) for r in rules.json_paths)]
+    if "reply" in output:  # a Redis reply: text line by line (INFO), anything else as values
+        reply = output["reply"]
+        lines += _text_lines("reply", reply, rules) if isinstance(reply, str) else [(p, v) for p, v in flatten(reply)]
     return [
         (key, _mask(value, rules)) if key is not None and key.startswith(DATA_KEYS) else (key, value)
         for key, value in lines

@@ -11,6 +11,8 @@ breaking
   - the HTTP status turned into an error (4xx, 5xx)
   - a redirect now points elsewhere
   - a JSON value changed type (a number turned into a string)
+  - a date kept its value but changed its format (2024-01-22 → Mon, 22 Jan 2024 00:00:00 GMT):
+    whatever parses it expects the old format
   - members disappeared (JSON members, rows, lines of a listing)
 harmless
   - only warnings or deprecation notices were added
@@ -30,6 +32,8 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -43,6 +47,7 @@ ERROR_RE = re.compile(
 NONZERO_EXIT_RE = re.compile(r"(?i)\b(exit(ed)?( with)? (code|status)|returned|rc)\W{0,3}[1-9]\d*\b")
 WARNING_RE = re.compile(r"(?i)\b(warn|warning|warnings|deprecated|deprecation|notice)\b")
 MEMBER_RE = re.compile(r"[,;\s]+")  # what separates the members of a listing within a line
+DATE_LIKE_RE = re.compile(r"\d{4}-\d\d-\d\d|\d{1,2} [A-Z][a-z]{2} \d{4}")
 VERSION_RE = re.compile(r"\bv?\d+(?:\.\d+)+(?:[-+~][0-9A-Za-z.+~-]*)?\b")
 
 
@@ -114,6 +119,45 @@ def _json_type(ch: Change) -> Decision | None:
     return None
 
 
+def _date_format(ch: Change) -> Decision | None:
+    now = {_key(line): _value(line) for line in ch.added if _key(line) is not None}
+    for line in ch.removed:
+        key = _key(line)
+        if key is None or key not in now:
+            continue
+        was, new = _text(_value(line)), _text(now[key])
+        before, after = _date(was), _date(new)
+        if before is not None and before == after and was != new:
+            return Decision(Triage.BREAKING, f"a date changed its format: {key} {was} → {new}")
+    return None
+
+
+def _date(text: str) -> date | None:
+    """The day a date or timestamp names, in ISO 8601 or an email/HTTP date; else None.
+
+    >>> _date("2024-01-22"), _date("Mon, 22 Jan 2024 00:00:00 GMT"), _date("42")
+    (datetime.date(2024, 1, 22), datetime.date(2024, 1, 22), None)
+    """
+    if not DATE_LIKE_RE.search(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(text).date()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _text(value: str) -> str:
+    try:
+        loaded = json.loads(value)
+    except ValueError:
+        return value
+    return loaded if isinstance(loaded, str) else value
+
+
 def _disappeared(ch: Change) -> Decision | None:
     added_keys = {_key(line) for line in ch.added}
     gone = [line for line in ch.removed if _key(line) is not None and _key(line) not in added_keys]
@@ -177,6 +221,7 @@ RULES: tuple[Callable[[Change], Decision | None], ...] = (
     _status,
     _redirect,
     _json_type,
+    _date_format,
     _disappeared,
     _only_warnings,
     _only_added,

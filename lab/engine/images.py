@@ -91,7 +91,7 @@ def plan(scenario: Scenario) -> dict[tuple[str, str], ImagePlan]:
     plans: dict[tuple[str, str], ImagePlan] = {}
     for variant in scenario.variants:
         for name, service in variant.services.items():
-            plans[(variant.name, name)] = _plan_one(scenario.name, name, service, scenario.folder)
+            plans[(variant.name, name)] = _plan_one(service, scenario.folder)
     return plans
 
 
@@ -111,7 +111,7 @@ def probe_plan() -> ImagePlan:
     return ImagePlan(ref="lab/probe", context=context, dockerfile="Dockerfile", bases=tuple(base_images(text, {})))
 
 
-def _plan_one(scenario: str, name: str, service: Service, folder: Path) -> ImagePlan:
+def _plan_one(service: Service, folder: Path) -> ImagePlan:
     if service.build is None:
         assert service.image is not None  # validated at load
         return ImagePlan(ref=service.image)
@@ -120,7 +120,9 @@ def _plan_one(scenario: str, name: str, service: Service, folder: Path) -> Image
     text = (context / service.build.dockerfile).read_text(encoding="utf-8")
     bases = tuple(base_images(text, args))
     return ImagePlan(
-        ref=f"lab/{slug(scenario)}-{slug(context.name)}",  # the hash is appended once base ids are known
+        # named by its folder (and the folder's), not by the scenario: scenarios that build the
+        # same folder share the image; the hash of the inputs is appended once base ids are known
+        ref=f"lab/{slug(context.parent.name)}-{slug(context.name)}",
         context=context,
         dockerfile=service.build.dockerfile,
         args=tuple(args.items()),

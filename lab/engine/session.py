@@ -137,3 +137,52 @@ def feed(
     finally:
         stream.close()
     return streams.exit_code_of(lambda: engine.exit_code(exec_id), token, f"`{argv[-1]}` in {container}"), out, err
+
+
+class Conversation:
+    """A long-running process in a container, spoken to in turns: `ask` writes to its
+    stdin and reads its stdout up to an end marker. Its stderr is kept (the last of it).
+    The replay speaks this way to the probe (one JSON line each way) and to psql."""
+
+    KEEP = 65536
+
+    def __init__(self, engine: EngineLike, container: str, argv: list[str], token: Token, user: str | None = None):
+        self.stream, self.exec_id = engine.attach(container, argv, user)
+        self.frames = Frames(self.stream, token)
+        self.name = f"`{argv[-1] if len(argv) < 3 else ' '.join(argv[:3])}` in {container}"
+        self.out = bytearray()
+        self.err = bytearray()
+        self.broken = False
+
+    def ask(self, data: bytes, end: re.Pattern[bytes], deadline: float) -> tuple[bytes, re.Match[bytes]]:
+        """Send `data`, then read until `end` appears on stdout, within `deadline` seconds;
+        returns what came before the end and the end's match. LabError when the process
+        ends or stays silent (the conversation is then broken)."""
+        if self.broken:
+            raise LabError(f"{self.name} stopped answering earlier")
+        give_up = time.perf_counter() + deadline
+        try:
+            if data:
+                self.stream.send(data)
+            while True:
+                found = end.search(self.out)
+                if found:
+                    said = bytes(self.out[: found.start()])
+                    del self.out[: found.end()]
+                    return said, found
+                kind, payload = self.frames.next(give_up - time.perf_counter())
+                if kind == 2:
+                    self.err += payload
+                    del self.err[: -self.KEEP]
+                else:
+                    self.out += payload
+        except Stopped:
+            self.broken = True
+            raise
+        except (OSError, TimeoutError) as err:
+            self.broken = True
+            told = self.err.decode("utf-8", "backslashreplace").strip()[-500:]
+            raise LabError(f"{self.name} stopped answering: {err}" + (f": {told}" if told else "")) from None
+
+    def close(self) -> None:
+        self.stream.close()

@@ -13,7 +13,7 @@ from lab.results import BackupFile, ImageRecord
 
 def build(ctx: RunContext) -> None:
     plans = images.plan(ctx.scenario)
-    if ctx.scenario.checks.http:
+    if ctx.needs_probe:
         plans.update({(v.name, PROBE): images.probe_plan() for v in ctx.scenario.variants})
     ctx.log(f"images: {len(set(plans.values()))} to provide")
     ctx.refs, done = images.ensure(ctx.placement, ctx.scenario, plans, ctx.clock, ctx.token)
@@ -31,12 +31,14 @@ def hash_backups(ctx: RunContext) -> None:
 
 
 def backups_untouched(ctx: RunContext) -> None:
-    """SHA-256 of every backup file after the pilot: a change is an error."""
-    paths = [path for _, _, path in ctx.scenario.backups]
-    for record, path in zip(ctx.result.backups, paths, strict=False):
-        record.sha256_after = approval.sha256(path) if path.is_file() else "(missing)"
-        if record.sha256_after != record.sha256_before:
-            raise LabError(
-                f"the client's backup file {record.file} changed during the pilot:"
-                f" SHA-256 {record.sha256_before} before, {record.sha256_after} after"
-            )
+    """SHA-256 of every backup file and traffic log after the pilot: a change is an error."""
+    backups = zip(ctx.result.backups, [path for _, _, path in ctx.scenario.backups], strict=False)
+    logs = zip(ctx.result.traffic, [path for _, path in ctx.scenario.replay], strict=False)
+    for what, pairs in (("backup", backups), ("traffic log", logs)):
+        for record, path in pairs:
+            record.sha256_after = approval.sha256(path) if path.is_file() else "(missing)"
+            if record.sha256_after != record.sha256_before:
+                raise LabError(
+                    f"the client's {what} file {record.file} changed during the pilot:"
+                    f" SHA-256 {record.sha256_before} before, {record.sha256_after} after"
+                )

@@ -1,6 +1,7 @@
 """The check stage of one copy: every check of the scenario against the copy, as data.
 
-The declarative checks first (several at a time); then the tests, whose pytest process
+The declarative checks first (several at a time), then the replay of the client's
+traffic (in log order); then the tests, whose pytest process
 started with the copy and has imported and collected meanwhile; then, on the baseline, the
 declarative checks a second time, more than a second after the first (the tests fill that
 time), so that noise (timestamps, generated ids) is learned from two observations. What
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from lab.checks import declarative, inventory, testfiles
 from lab.errors import LabError, Stopped
+from lab.pipeline import traffic
 from lab.pipeline.context import CopyWork, RunContext
 from lab.results import Observation, Outcome
 
@@ -41,8 +43,9 @@ def check_copy(ctx: RunContext, work: CopyWork) -> None:
     copy.stage = "checks"
     start = ctx.clock()
     probe = _probe(ctx, work)
-    has_declarative = bool(declarative.all_checks(ctx.scenario))
-    first = declarative.run_all(work.engine, ctx.scenario, work.containers, probe, ctx.token) if has_declarative else []
+    has_declarative = bool(declarative.all_checks(ctx.scenario)) or bool(ctx.traffic)
+    first = declarative.run_all(work.engine, ctx.scenario, work.containers, probe, ctx.token)
+    first += traffic.observe(ctx, work, probe)
     first_done = ctx.clock()
     recorded = []
     if work.testing is not None:
@@ -62,6 +65,7 @@ def check_copy(ctx: RunContext, work: CopyWork) -> None:
             ctx.token.check()
         # A check that writes would read its own write: its noise is learned from the twin only.
         again = declarative.run_all(work.engine, ctx.scenario, work.containers, probe, ctx.token, writes=False)
+        again += traffic.observe(ctx, work, probe, writes=False)
         copy.observations.append(values + again)
     if work.describing is not None:
         work.describing.result()

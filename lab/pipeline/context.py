@@ -24,6 +24,7 @@ from lab.engine import fleet
 from lab.engine.types import ContainerSpec, EngineLike, labels, shown_url
 from lab.pipeline.guard import BaselineGuard
 from lab.pipeline.stage import CopyNames
+from lab.replay import Traffic
 from lab.results import CopyResult, PilotResult
 from lab.scenario import Scenario, Variant
 from lab.scenario.secrets import Redactor
@@ -62,8 +63,14 @@ class RunContext:
     redact: Redactor
     t0: float
     refs: Refs = field(default_factory=dict)
+    traffic: list[Traffic] = field(default_factory=list)  # the client's logs, read (lab.pipeline.traffic)
     wrapping: bool = False  # the stages are over: logs, teardown and the run folder
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def needs_probe(self) -> bool:
+        """Whether the copies need the probe: HTTP checks, or HTTP or Redis traffic to replay."""
+        return bool(self.scenario.checks.http) or any(log.protocol in ("http", "redis") for log in self.traffic)
 
     @property
     def baseline(self) -> CopyResult:
@@ -174,7 +181,7 @@ class CopyWork:
 
     def start_probe(self) -> None:
         """The HTTP probe's container on the copy's network, started beside the copy's work."""
-        if not self.ctx.scenario.checks.http or self.probe is not None:
+        if not self.ctx.needs_probe or self.probe is not None:
             return
         name = self.names.container(PROBE)
         spec = ContainerSpec(

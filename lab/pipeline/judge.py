@@ -7,6 +7,7 @@ from lab.checks import declarative
 from lab.compare import verdicts
 from lab.compare.diff import Rules
 from lab.errors import LabError
+from lab.pipeline import traffic
 from lab.pipeline.context import RunContext
 from lab.results import CopyResult
 from lab.scenario import TWIN
@@ -31,7 +32,7 @@ def judge(ctx: RunContext) -> None:
             check.writes,
         )
         for check_id, check in declarative.all_checks(scenario)
-    }
+    } | traffic.rules(ctx)
     ctx.result.candidates = [
         verdicts.judge(baseline, ctx.copies[c.name], ctx.copies.get(TWIN), rules, scenario.checks.slowdown)
         for c in scenario.candidates

@@ -1,9 +1,9 @@
 """A pilot, as the stages it runs in order over one run context:
 
-    build ─▶ reuse ─▶ copies ∥ (stage ─▶ restore ─▶ rehearse ─▶ check ─▶ rollback) ─▶ compare
+    traffic ─▶ build ─▶ reuse ─▶ copies ∥ (stage ─▶ restore ─▶ rehearse ─▶ check ─▶ rollback) ─▶ compare
           ─▶ logs ─▶ teardown ─▶ report
 
-Each stage is a plain function of `lab.pipeline`: `build.build`, `reuse.reuse`,
+Each stage is a plain function of `lab.pipeline`: `traffic.read`, `build.build`, `reuse.reuse`,
 `copies.run` (each copy in its own thread: `copies.one_copy`), `judge.judge`, and the
 wrap-up `wrapup.wrap_up`, which runs whatever happened before: on success, on failure, on
 errors, and when the run's token was set (Ctrl-C, SIGTERM, SIGHUP, the pilot's deadline).
@@ -11,7 +11,7 @@ Failures of a copy become data in the results; only a pilot that cannot run at a
 input, no engine, a failed build, a baseline that does not start) ends with exit code 2.
 
 >>> [name for name, _ in STAGES]
-['build', 'copies', 'compare']
+['traffic', 'build', 'copies', 'compare']
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable
 import yaml
 
 from lab.errors import EngineUnavailable, Interrupted, LabError, Stopped
-from lab.pipeline import build, copies, judge, reuse, wrapup
+from lab.pipeline import build, copies, judge, reuse, traffic, wrapup
 from lab.pipeline.context import RunContext, prepare
 from lab.results import PilotResult, Verdict
 
@@ -37,11 +37,12 @@ def _copies(ctx: RunContext) -> None:
 
 # The stages before the wrap-up, by the name the results give the stage a pilot stopped in.
 STAGES: tuple[tuple[str, Callable[[RunContext], None]], ...] = (
+    ("traffic", traffic.read),  # the client's logs read (before anything is built or staged)
     ("build", build.build),
     ("copies", _copies),  # stage, restore, rehearse, check and roll back each copy on its own
     ("compare", judge.judge),
 )
-TIMED = {"build"}  # the copies' own stages are timed per copy (start_ready, restore, checks)
+TIMED = {"traffic", "build"}  # the copies' own stages are timed per copy (start_ready, restore, checks)
 
 
 def run(ctx: RunContext) -> PilotResult:

@@ -172,6 +172,8 @@ def context(result: PilotResult, run_dir: Path, waived: dict[str, str] | None = 
             )
     return {
         "appendix": _appendix(result),
+        "sources": sources(result),
+        "traffic": traffic(result),
         "r": result,
         "label": LABELS[result.verdict],
         "meaning": meaning(result),
@@ -184,6 +186,36 @@ def context(result: PilotResult, run_dir: Path, waived: dict[str, str] | None = 
         "waived": waived or {},
         "date": _date(result.started_at),
     }
+
+
+def sources(result: PilotResult) -> dict[str, str]:
+    """Where each replayed entry is in the client's logs: check id -> "file:line"."""
+    found: dict[str, str] = {}
+    for copy in result.copies:
+        for observation in copy.first_pass:
+            if observation.source:
+                found.setdefault(observation.id, observation.source)
+    return found
+
+
+def traffic(result: PilotResult) -> list[dict[str, Any]]:
+    """The coverage of each traffic log: its counts, and per candidate how many of its
+    entries regressed or answer differently, by triage."""
+    ids: dict[str, set[str]] = {}
+    for check_id, source in sources(result).items():
+        ids.setdefault(source.rsplit(":", 1)[0], set()).add(check_id)
+    rows = []
+    for log in result.traffic:
+        mine = ids.get(log.file, set())
+        differing = []
+        for cand in result.candidates:
+            regressions = sum(1 for c in cand.comparisons if c.id in mine and c.status == Status.REGRESSION)
+            changed = [o for o in cand.outputs if o.id in mine and o.changed]
+            counts = {t.value: sum(1 for o in changed if (o.triage or Triage.UNKNOWN) == t) for t in Triage}
+            words = [f"{regressions} regression(s)"] + [f"{n} {t}" for t, n in counts.items()]
+            differing.append({"candidate": cand.candidate, "text": ", ".join(words)})
+        rows.append({"log": log, "replayed": len(mine), "skipped": sum(log.skipped.values()), "differing": differing})
+    return rows
 
 
 def _appendix(result: PilotResult) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ from lab.scenario.checking import (
 from lab.scenario.model import ScenarioFile, Service
 from lab.scenario.overrides import Given, apply_given
 from lab.scenario.resolved import BASELINE, TWIN, Scenario, Variant
+from lab.scenario.traffic import check_replay
 
 SCENARIO_FILE = "scenario.yml"
 
@@ -111,6 +112,7 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios"), given: Give
     secret_values = check_secrets(data, spec, folder, report)
     test_files = test_files_of(data, folder, report)
     backups = check_backups(spec, folder, report) if spec is not None else []
+    replay = check_replay(spec, folder, report) if spec is not None else []
     variants = []
     if spec is None or None in base.values():  # check what can be checked
         check_stack({n: s for n, s in base.items() if s}, (BASELINE,), folder, report, set(base))
@@ -150,6 +152,7 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios"), given: Give
         checks=spec.checks,
         timeouts=spec.timeouts,
         backups=tuple(backups),
+        replay=tuple(replay),
         verify=tuple(spec.verify),
         upgrade=spec.upgrade,
         secrets=secret_values,

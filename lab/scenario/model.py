@@ -153,6 +153,39 @@ class CommandCheck(Probe):
     expect_exit: int = 0
 
 
+def _routes(value: Any) -> Any:
+    return {"*": value} if isinstance(value, str) else value
+
+
+LogFormat = Literal["access-log", "har", "postgresql", "postgresql-csv", "mysql-general", "mysql-slow", "redis-monitor"]
+
+
+class ReplayLog(Model):
+    """A log of the client's production traffic, replayed against every copy (lab.replay).
+
+    HTTP entries go by their host to `to` ("service:port", or a map of virtual host or
+    URL host to "service:port", "*" for the rest); SQL entries to `service`'s database
+    server as the logged user and database (`user`/`database` where the log does not
+    say); Redis commands to `service` (port 6379 unless `port`) in their logged database.
+    """
+
+    file: str
+    format: LogFormat | Literal["auto"] = "auto"  # recognised by content
+    service: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    to: Annotated[dict[str, str], BeforeValidator(_routes)] = {}
+    database: str | None = None
+    user: str | None = None
+    log_line_prefix: str | None = None  # a PostgreSQL stderr log's, when not one of the usual
+    writes: Literal["replay", "skip"] = "replay"
+    max_distinct: int = Field(default=1000, ge=1)
+    include: list[Regex] = []  # only entries whose id matches one of these
+    exclude: list[Regex] = []
+    repeat: int = Field(default=3, ge=1, le=100)  # an entry the log repeats runs up to this often (medians)
+    timeout: Deadline = 30.0  # per entry
+    ignore: Ignore = Ignore()
+
+
 class Noise(Model):
     """Where the second baseline observation comes from (see lab.compare.diff)."""
 
@@ -277,3 +310,4 @@ class ScenarioFile(Model):
     upgrade: Upgrade = Upgrade()
     secrets: dict[str, Secret] = {}
     timeouts: Timeouts = Timeouts()
+    replay: list[ReplayLog] = []

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import ScenarioError
-from lab.scenario.model import Backup, Checks, Service, Timeouts, Upgrade, Verify
+from lab.scenario.model import Backup, Checks, ReplayLog, Service, Timeouts, Upgrade, Verify
 
 BASELINE = "baseline"
 TWIN = "baseline-2"  # the second baseline copy, staged when checks.noise.second_copy asks
@@ -42,6 +42,7 @@ class Scenario:
     checks: Checks
     timeouts: Timeouts
     backups: tuple[tuple[str, Backup, Path], ...] = ()  # (service, artefact, absolute path)
+    replay: tuple[tuple[ReplayLog, Path], ...] = ()  # the client's traffic logs (absolute path)
     secrets: dict[str, str] = field(default_factory=dict, repr=False)  # name -> value: redacted in artefacts
     verify: tuple[Verify, ...] = ()
     upgrade: Upgrade = Upgrade()

@@ -53,13 +53,21 @@ class Redactor:
     """Replaces every secret value with its placeholder."""
 
     def __init__(self, values: dict[str, str]):
+        self.pairs: list[tuple[str, str]] = []
+        self.add(values)
+
+    def add(self, values: dict[str, str]) -> None:
+        """More values to redact (credentials found in the client's traffic logs)."""
+        pairs = {*self.pairs, *((v, f"[secret:{k}]") for k, v in values.items() if v)}
         # longest first, so that a value containing another is replaced whole
-        self.pairs = sorted(((v, f"[secret:{k}]") for k, v in values.items() if v), key=lambda p: -len(p[0]))
+        self.pairs = sorted(pairs, key=lambda p: (-len(p[0]), p[0]))
+        self.placeholders = dict(self.pairs)
+        self.pattern = re.compile("|".join(re.escape(v) for v, _ in self.pairs)) if self.pairs else None
 
     def __call__(self, text: str) -> str:
-        for value, placeholder in self.pairs:
-            text = text.replace(value, placeholder)
-        return text
+        if self.pattern is None:
+            return text
+        return self.pattern.sub(lambda m: self.placeholders[m.group(0)], text)
 
     def file(self, path: Path) -> None:
         """Redact a text file in place (binary files are left: the PDF is made from redacted text)."""

@@ -400,6 +400,56 @@ def test_webshop_reports_the_real_incompatibilities(pilot):
     assert "imghdr" in (done.run_dir / "logs/debian13/app.log").read_text()
 
 
+def test_webshop_replay_finds_with_recorded_traffic_alone_what_the_hand_written_checks_find(pilot):
+    """webshop-replay has no hand-written check: only the shop's recorded traffic."""
+    done = pilot("webshop-replay")
+    assert done.code == 1, done.stdout + done.stderr
+    results = json.loads((done.run_dir / "results.json").read_text())
+    (cand,) = results["candidates"]
+    regressions = {c["id"]: c["message"] for c in cand["comparisons"] if c["status"] == "regression"}
+    changed = {o["id"]: o for o in cand["outputs"] if o["changed"]}
+    # 1. monitoring: PostgreSQL 17 moved the checkpoint counters (the munin plugin's query)
+    assert (
+        regressions["replay:sql SELECT … FROM pg_stat_bgwriter"] == 'ERROR: column "checkpoints_timed" does not exist'
+    )
+    # 2. the accounting export: Flask 3 ignores app.json_encoder, dates change format
+    export = changed["replay:http GET shop.example.org/api/orders/{n}"]
+    assert export["triage"] == "breaking" and '+$.placed: "Mon, 22 Jan 2024 00:00:00 GMT"' in export["diff"]
+    assert changed["replay:http GET /api/orders/{n}"]["triage"] == "breaking"  # the access log's requests too
+    # 4. product image uploads: Python 3.13 removed imghdr
+    assert regressions["replay:http POST shop.example.org/admin/products/{n}/image"] == "HTTP 500"
+    assert "imghdr" in (done.run_dir / "logs/debian13/app.log").read_text()
+    # 5. Redis 8 adds a field to INFO keyspace: harmless
+    assert changed["replay:redis INFO keyspace"]["triage"] == "harmless"
+    assert "subexpiry" in changed["replay:redis INFO keyspace"]["diff"]
+    # and no false alarm: nothing else regressed or changed
+    assert set(regressions) == {
+        "replay:sql SELECT … FROM pg_stat_bgwriter",
+        "replay:http POST shop.example.org/admin/products/{n}/image",
+    }
+    assert set(changed) == {
+        "replay:sql SELECT … FROM pg_stat_bgwriter",
+        "replay:http POST shop.example.org/admin/products/{n}/image",
+        "replay:http GET shop.example.org/api/orders/{n}",
+        "replay:http GET /api/orders/{n}",
+        "replay:redis INFO keyspace",
+    }
+    # every log only read, each entry with the line it came from, the owner's cookie nowhere
+    logs = {t["file"].rsplit("/", 1)[1]: t for t in results["traffic"]}
+    assert set(logs) == {"access.log", "owner-session.har", "postgresql.log", "redis-monitor.txt"}
+    assert all(t["sha256_after"] == t["sha256_before"] for t in logs.values())
+    assert logs["access.log"]["skipped"] == {"POST: an access log has no request bodies (a HAR file has)": 3}
+    baseline = next(c for c in results["copies"] if c["variant"] == "baseline")
+    upload = next(o for o in baseline["observations"][0] if o["id"].endswith("/image"))
+    assert upload["source"] == "../webshop/traffic/owner-session.har:7"
+    har = json.loads((ROOT / "scenarios/webshop/traffic/owner-session.har").read_text())
+    sid = har["log"]["entries"][0]["request"]["cookies"][0]["value"]
+    assert not [p.name for p in done.run_dir.rglob("*") if p.is_file() and sid.encode() in p.read_bytes()]
+    report = (done.run_dir / "report.md").read_text()
+    assert "## The client's recorded traffic" in report
+    assert "Replayed from `../webshop/traffic/postgresql.log:" in report
+
+
 def test_session_backend_gives_the_same_results_as_testinfras_docker_backend(pilot):
     outcomes = {}
     for backend in ("docker", "session"):

@@ -64,6 +64,20 @@ B, U, H = Triage.BREAKING, Triage.UNKNOWN, Triage.HARMLESS
             "a JSON value changed type: $.total number → string",
             False,
         ),
+        (
+            http(200, {"placed": "2024-01-22", "id": 42}),
+            http(200, {"placed": "Mon, 22 Jan 2024 00:00:00 GMT", "id": 42}),
+            B,
+            "a date changed its format: $.placed 2024-01-22 → Mon, 22 Jan 2024 00:00:00 GMT",
+            False,
+        ),
+        (
+            http(200, {"placed": "2024-01-22"}),
+            http(200, {"placed": "2024-01-23"}),
+            U,
+            """a value changed: '$.placed: "2024-01-22"' → '$.placed: "2024-01-23"'""",
+            False,
+        ),
         (http(200, {"a": 1, "b": 2}), http(200, {"a": 1}), B, "members disappeared: '$.b: 2'", False),
         (command("get\nset\nmonitor\n"), command("get\nset\n"), B, "members disappeared: 'stdout | monitor'", False),
         (

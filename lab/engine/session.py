@@ -15,7 +15,7 @@ import secrets
 import shlex
 import threading
 import time
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from lab.cancel import Token
 from lab.engine import streams
@@ -158,12 +158,25 @@ class Conversation:
         """Send `data`, then read until `end` appears on stdout, within `deadline` seconds;
         returns what came before the end and the end's match. LabError when the process
         ends or stays silent (the conversation is then broken)."""
+        self.send(data)
+        return self.receive(end, deadline)
+
+    def send(self, data: bytes) -> None:
+        """Write to the process's stdin without waiting for its answer (pipelining: keep what
+        is sent and unanswered small, so that neither side blocks on a full pipe)."""
+        if self.broken:
+            raise LabError(f"{self.name} stopped answering earlier")
+        try:
+            self.stream.send(data)
+        except OSError as err:
+            self._broke(err)
+
+    def receive(self, end: re.Pattern[bytes], deadline: float) -> tuple[bytes, re.Match[bytes]]:
+        """The next answer: stdout up to `end`, within `deadline` seconds."""
         if self.broken:
             raise LabError(f"{self.name} stopped answering earlier")
         give_up = time.perf_counter() + deadline
         try:
-            if data:
-                self.stream.send(data)
             while True:
                 found = end.search(self.out)
                 if found:
@@ -180,9 +193,12 @@ class Conversation:
             self.broken = True
             raise
         except (OSError, TimeoutError) as err:
-            self.broken = True
-            told = self.err.decode("utf-8", "backslashreplace").strip()[-500:]
-            raise LabError(f"{self.name} stopped answering: {err}" + (f": {told}" if told else "")) from None
+            self._broke(err)
+
+    def _broke(self, err: Exception) -> NoReturn:
+        self.broken = True
+        told = self.err.decode("utf-8", "backslashreplace").strip()[-500:]
+        raise LabError(f"{self.name} stopped answering: {err}" + (f": {told}" if told else "")) from None
 
     def close(self) -> None:
         self.stream.close()

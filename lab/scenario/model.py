@@ -177,6 +177,7 @@ class ReplayLog(Model):
     database: str | None = None
     user: str | None = None
     log_line_prefix: str | None = None  # a PostgreSQL stderr log's, when not one of the usual
+    connect_as: str | None = None  # the database user every replayed SQL session logs in as (lab.replay.sql_clients)
     writes: Literal["replay", "skip"] = "replay"
     max_distinct: int = Field(default=1000, ge=1)
     include: list[Regex] = []  # only entries whose id matches one of these

@@ -222,7 +222,24 @@ def test_mariadb_and_sqlite_answers(pilot):
         "sql:arithmetic": "passed",
         "sql:server collation": "passed",
         "sql:broken query": "failing",
+        # the replayed general log: two sessions, interleaved as logged
+        "replay:sql UPDATE items SET price = ? WHERE id = ?": "passed",
+        "replay:sql SELECT price FROM items WHERE id = ?": "passed",
+        "replay:sql SELECT name, price FROM items WHERE name = ?": "passed",
+        "replay:sql SELECT @@character_set_server, @@collation_server": "passed",
+        "replay:sql SELECT nope FROM items": "failing",
     }
+    for copy in results["copies"]:
+        replayed = {o["id"]: o for o in copy["observations"][0] if o["kind"] == "replay"}
+        # session 6 reads before session 5 commits its update, and after
+        assert replayed["replay:sql SELECT price FROM items WHERE id = ?"]["output"]["rows"] == [["3.50"]]
+        assert replayed["replay:sql SELECT name, price FROM items WHERE name = ?"]["output"]["rows"] == [
+            ["tea", "4.00"]
+        ]
+        assert len(replayed["replay:sql SELECT price FROM items WHERE id = ?"]["seconds"]) == 2  # logged twice
+        assert replayed["replay:sql SELECT nope FROM items"]["message"].startswith("ERROR 1054 (42S22): Unknown column")
+    replayed_collation = next(o for o in cand["outputs"] if o["id"].startswith("replay:sql SELECT @@character"))
+    assert "utf8mb4_uca1400_ai_ci" in replayed_collation["diff"]
     broken = next(c for c in cand["comparisons"] if c["id"] == "sql:broken query")
     assert broken["message"] == "ERROR 1054 (42S22) at line 1: Unknown column 'nope' in 'SELECT'"
     outputs = {o["id"]: o for o in cand["outputs"]}

@@ -1,10 +1,10 @@
 """Ctrl-C reaches every stage of a real pilot, also when the pilot was started from a
 background job (`bash -c 'invoke pilot … &'`), which inherits SIGINT as ignored: the lab
 installs its handlers explicitly. Each case waits until the pilot is inside the stage —
-a service that never becomes ready, a restore and an upgrade step and checks that would
-take ten minutes, a build step of a minute — then sends SIGINT and requires exit 130 within
-5 s, nothing labelled with the run left in the engine, and a run folder that says where
-the pilot stopped."""
+a service that never becomes ready, a restore and an upgrade step and checks and a
+replayed statement that would take ten minutes, a build step of a minute — then sends
+SIGINT and requires exit 130 within 5 s, nothing labelled with the run left in the engine,
+and a run folder that says where the pilot stopped."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from tests.integration.test_faults import running
 pytestmark = pytest.mark.docker
 
 SLOW_DECLARATIVE = "checks.command=[{name: nightly export, service: app, run: sleep 600, timeout: 600s}]"
+SLOW_REPLAY = "replay=[{file: traffic/slow.log, service: db, timeout: 600s}]"  # a statement that takes 10 min
 CASES = {  # stage: (scenario, --set values, what runs in a container once the pilot is inside it, where it stopped)
     "readiness": ("slow-start", [], "", "copies (baseline: start"),
     "restore": ("slow-restore", ["backup.db.0.timeout=600s"], "--output=/dev/null", "restore"),
@@ -33,6 +34,7 @@ CASES = {  # stage: (scenario, --set values, what runs in a container once the p
     "tests": ("slow-checks", [], "sleep 60", "checks"),
     "declarative checks": ("slow-checks", [SLOW_DECLARATIVE, "checks.testinfra=[]"], "sleep 600", "checks"),
     "build": ("slow-build", ["timeouts.build=600s"], "", "build"),
+    "replay": ("sql-dialects", [SLOW_REPLAY, "checks.sql=[]"], "SLEEP(600)", "checks"),
 }
 
 
@@ -50,7 +52,20 @@ def inside(client: docker.DockerClient, stage: str, scenario: str, command: str,
         return False
     if not command:  # readiness: every container of the run exists, none is ready
         return len(client.api.containers(all=True, filters={"label": f"{RUN}={runs[0].name}"})) == 2
+    if stage == "replay":  # the replayed statement runs in the server, not as a process of its own
+        return replaying(client, runs[0].name, command)
     return running(client, scenario, command) == runs[0].name
+
+
+def replaying(client: docker.DockerClient, run_id: str, statement: str) -> bool:
+    """The baseline's MariaDB runs the replayed statement right now."""
+    try:
+        found = client.containers.get(f"lab-{run_id}-baseline-db").exec_run(
+            ["mariadb", "--batch", "--skip-column-names", "--execute=SELECT info FROM information_schema.processlist"]
+        )
+    except docker.errors.APIError:
+        return False
+    return statement in found.output.decode(errors="replace")
 
 
 def test_a_background_job_inherits_sigint_as_ignored():

@@ -11,7 +11,7 @@ import pytest
 
 from lab import scenario
 from lab.errors import ScenarioError
-from lab.replay import read, run, shapes
+from lab.replay import read, shapes, sql_clients
 from lab.scenario.model import ReplayLog
 from lab.scenario.secrets import Redactor
 from tests.conftest import ROOT
@@ -125,21 +125,46 @@ def test_sql_shapes(statement, shape):
 
 
 def test_psql_answers_rows_errors_and_row_counts():
-    step = traffic(LOGS / "postgresql-15.log", service="db", include=["FROM items"]).checks[0]
-    rows = run._psql_answer(step, "name,price\ntea,1.50\nx,<NULL>\nTime: 0.4 ms\n@@lab-count@@ 2\n")
+    answer = sql_clients.Psql.answer
+    rows = answer("name,price\ntea,1.50\nx,<NULL>\nTime: 0.4 ms\n@@lab-count@@ 2\n")
     assert rows.output == {
         "columns": [{"name": "name", "type": ""}, {"name": "price", "type": ""}],
         "rows": [["tea", "1.50"], ["x", None]],
     }
-    assert rows.seconds == [0.0004] and rows.source == "postgresql-15.log:14" and rows.kind.value == "replay"
-    error = run._psql_answer(step, "Time: 0.3 ms\n@@lab-error@@ 'column \"x\" does not exist'\n@@lab-count@@ 0\n")
+    assert rows.seconds == [0.0004] and rows.outcome.value == "passed"
+    error = answer("Time: 0.3 ms\n@@lab-error@@ 'column \"x\" does not exist'\n@@lab-count@@ 0\n")
     assert error.outcome.value == "failed" and error.message == 'ERROR: column "x" does not exist'
-    write = run._psql_answer(step, "Time: 1.0 ms\n@@lab-count@@ 3\n")
+    write = answer("Time: 1.0 ms\n@@lab-count@@ 3\n")
     assert write.output["rows"] == [["3"]] and write.output["columns"] == [{"name": "rows affected", "type": ""}]
-    script = run._psql_step("SELECT 1; -- note", 3).decode()
-    assert script.startswith("SELECT 1; -- note\n;\n\\o /dev/null\n\\g\n\\g\n\\o\n") and script.endswith(
-        "@@lab-end@@\n"
-    )
+    script = sql_clients.Psql.step("SELECT 1; -- note", 3).decode()
+    assert script.startswith("SELECT 1; -- note\n;\n\\o /dev/null\n\\g\n\\g\n\\o\n")
+    assert script.endswith("@@lab-end@@\n")
+
+
+def test_psql_sessions_connect_as_a_superuser_take_the_logged_users_identity():
+    step = traffic(LOGS / "postgresql-15.log", service="db", include=["FROM items"]).checks[0]
+    argv, setup = sql_clients.Psql.start(step, ReplayLog(file="x", connect_as="postgres", timeout=5))
+    assert "--username=postgres" in argv and "PGOPTIONS=-c statement_timeout=5000" in argv
+    assert "SET SESSION AUTHORIZATION" not in setup.decode()  # the logged user is postgres
+    step.entry.request["user"] = 'shop "clerk"'
+    _, setup = sql_clients.Psql.start(step, ReplayLog(file="x", connect_as="postgres"))
+    assert setup.decode().endswith('SET SESSION AUTHORIZATION "shop ""clerk""";\n\\echo @@lab-end@@\n')
+
+
+def test_mariadb_batch_answers_rows_errors_and_row_counts():
+    # what `mariadb --batch --force --unbuffered 2>&1` prints (10.11 and 11.8 alike)
+    answer = sql_clients.Mariadb.answer
+    rows = answer("a\tb\n1\tx\\ty\nNULL\tz\nlab_count\n-1\n")
+    assert rows.output["columns"] == [{"name": "a", "type": ""}, {"name": "b", "type": ""}]
+    assert rows.output["rows"] == [["1", "x\\ty"], [None, "z"]]
+    failed = "--------------\nSELECT nope FROM t\n--------------\n\n"
+    failed += "ERROR 1054 (42S22) at line 5: Unknown column 'nope' in 'SELECT'\nlab_count\n-1\n"
+    error = answer(failed)
+    assert error.outcome.value == "failed" and error.message == "ERROR 1054 (42S22): Unknown column 'nope' in 'SELECT'"
+    assert "nope FROM t" not in str(error.output)  # the echoed statement is not kept
+    assert answer("lab_count\n1\n").output["rows"] == [["1"]]
+    lost = answer("ERROR at line 6: Can't connect to the server\nlab_count\n-1\n")  # after a failed `connect`
+    assert lost.outcome.value == "failed" and lost.message == "ERROR: Can't connect to the server"
 
 
 def test_replay_section_is_validated_with_file_line_and_fix(write_scenario):

@@ -155,14 +155,29 @@ def answer_redis(req, connections):
 
 
 def serve():
+    """Answer requests line by line; answers are written when no further request is already
+    waiting (a batch of requests gets its answers in one write)."""
     connections = {}
-    for line in sys.stdin:
+    pending = b""
+    answers = []
+    while True:
+        line, found, rest = pending.partition(b"\n")
+        if not found:
+            if answers:
+                sys.stdout.buffer.write("".join(answers).encode())
+                sys.stdout.buffer.flush()
+                answers = []
+            chunk = os.read(0, 1 << 16)
+            if not chunk:
+                return
+            pending += chunk
+            continue
+        pending = rest
         if not line.strip():
             continue
         req = json.loads(line)
         out = answer_redis(req, connections) if req.get("type") == "redis" else answer_http(req, connections)
-        sys.stdout.write(json.dumps(out) + "\n")
-        sys.stdout.flush()
+        answers.append(json.dumps(out) + "\n")
 
 
 def main():

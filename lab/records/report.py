@@ -212,8 +212,9 @@ def traffic(result: PilotResult) -> list[dict[str, Any]]:
             regressions = sum(1 for c in cand.comparisons if c.id in mine and c.status == Status.REGRESSION)
             changed = [o for o in cand.outputs if o.id in mine and o.changed]
             counts = {t.value: sum(1 for o in changed if (o.triage or Triage.UNKNOWN) == t) for t in Triage}
-            words = [f"{regressions} regression(s)"] + [f"{n} {t}" for t, n in counts.items()]
-            differing.append({"candidate": cand.candidate, "text": ", ".join(words)})
+            words = [f"{regressions} regression(s)"] if regressions else []
+            words += [f"{n} {t}" for t, n in counts.items() if n]
+            differing.append({"candidate": cand.candidate, "text": ", ".join(words) or "none"})
         rows.append({"log": log, "replayed": len(mine), "skipped": sum(log.skipped.values()), "differing": differing})
     return rows
 

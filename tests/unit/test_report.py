@@ -384,3 +384,32 @@ def test_changed_answers_are_listed_breaking_first_with_the_rule_and_harmless_on
     assert page.index("http:items") < page.index("http:totals") < page.index("command:version")
     summary = report.summary(approval.load_results(run_dir), run_dir)
     assert "changed output (breaking): http:items: members disappeared: '$.b: 2'" in summary
+
+
+def test_traffic_coverage_per_log_and_where_each_replayed_entry_came_from(tmp_path):
+    from lab.results import Kind, Observation, TrafficLog
+
+    result = recorded()
+    log = TrafficLog(file="traffic/access.log", size=10, sha256_before="ab", sha256_after="ab", format="access-log")
+    log.read, log.distinct, log.skipped = 12, 2, {"POST: an access log has no request bodies (a HAR file has)": 3}
+    log.bad(7, "not an access log line")
+    result.traffic = [log]
+    seen = [
+        Observation(id=i, service="proxy", outcome=Outcome.PASSED, kind=Kind.REPLAY, source=f"traffic/access.log:{n}")
+        for n, i in ((1, "replay:http GET /"), (4, "replay:http GET /api/orders/{n}"))
+    ]
+    for copy in result.copies:
+        copy.observations = [seen]
+    cand = result.candidates[0]
+    cand.outputs.append(
+        OutputComparison(id="replay:http GET /api/orders/{n}", changed=True, triage=Triage.BREAKING, why="x", diff="")
+    )
+    assert report.sources(result)["replay:http GET /"] == "traffic/access.log:1"
+    (row,) = report.traffic(result)
+    assert row["replayed"] == 2 and row["skipped"] == 3
+    assert row["differing"] == [{"candidate": cand.candidate, "text": "1 breaking"}]
+    report.render_all(result, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "| `traffic/access.log` | access-log | 12 | 1 | 2 | 2 | 3 |" in md
+    assert "- malformed: `traffic/access.log:7: not an access log line`" in md
+    assert "(replayed from `traffic/access.log:4`)" in md  # the changed answer names its log line

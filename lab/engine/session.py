@@ -140,9 +140,10 @@ def feed(
 
 
 class Conversation:
-    """A long-running process in a container, spoken to in turns: `ask` writes to its
-    stdin and reads its stdout up to an end marker. Its stderr is kept (the last of it).
-    The replay speaks this way to the probe (one JSON line each way) and to psql."""
+    """A long-running process in a container, spoken to in turns: `send` writes to its
+    stdin, `receive` reads its stdout up to an end marker (several requests may be sent
+    before their answers are read). Its stderr is kept (the last of it). The replay speaks
+    this way to the probe (one JSON line each way) and to the database clients."""
 
     KEEP = 65536
 
@@ -153,13 +154,6 @@ class Conversation:
         self.out = bytearray()
         self.err = bytearray()
         self.broken = False
-
-    def ask(self, data: bytes, end: re.Pattern[bytes], deadline: float) -> tuple[bytes, re.Match[bytes]]:
-        """Send `data`, then read until `end` appears on stdout, within `deadline` seconds;
-        returns what came before the end and the end's match. LabError when the process
-        ends or stays silent (the conversation is then broken)."""
-        self.send(data)
-        return self.receive(end, deadline)
 
     def send(self, data: bytes) -> None:
         """Write to the process's stdin without waiting for its answer (pipelining: keep what

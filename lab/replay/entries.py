@@ -1,4 +1,5 @@
-"""What a log file of the client's traffic becomes: entries to replay and malformed lines.
+"""What a log file of the client's traffic becomes: entries to replay, entries that cannot
+be replayed (skips) and malformed lines.
 Plain data, shared by the parsers (lab.replay.formats), the selection of distinct entries
 (lab.replay.select) and the replay itself (lab.replay.run)."""
 
@@ -28,6 +29,10 @@ class Entry:
     request: dict[str, Any]
     session: str = ""
     seconds: float | None = None  # as the log timed it in production, where it says
+
+
+class Skip(str):
+    """An entry that is read but not replayable, and why (counted in the coverage)."""
 
 
 @dataclass

@@ -10,8 +10,7 @@ from typing import get_args
 
 from lab.errors import ScenarioError
 from lab.replay import http_logs, mysql_logs, reading, redis_logs, sql_logs
-from lab.replay.entries import Entry, Malformed, Protocol
-from lab.replay.http_logs import Skip
+from lab.replay.entries import Entry, Malformed, Protocol, Skip
 from lab.scenario.model import LogFormat, ReplayLog
 
 Read = Iterator[Entry | Malformed | Skip]
@@ -58,8 +57,8 @@ def recognise(path: Path, shown: str) -> str:
     return best
 
 
-def reader(spec: ReplayLog, path: Path, name: str) -> Callable[[], Read]:
-    """How to read the file in format `name`, as a function that starts the stream."""
+def read(spec: ReplayLog, path: Path, name: str) -> Read:
+    """The file read in format `name`: its entries, malformed lines and skips, streamed."""
     readers: dict[str, Callable[[], Read]] = {
         "access-log": lambda: http_logs.access_log(reading.lines(path)),
         "har": lambda: http_logs.har(path),
@@ -69,7 +68,7 @@ def reader(spec: ReplayLog, path: Path, name: str) -> Callable[[], Read]:
         "mysql-slow": lambda: mysql_logs.slow_log(reading.lines(path), spec.database, spec.user),
         "redis-monitor": lambda: redis_logs.monitor(reading.lines(path)),
     }
-    return readers[name]
+    return readers[name]()
 
 
 def _csv(path: Path, spec: ReplayLog) -> Read:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from lab.replay import reading
-from lab.replay.entries import Entry, Malformed
+from lab.replay.entries import Entry, Malformed, Skip
 
 ACCESS_RE = re.compile(
     r"^(?:(?P<vhost>[^\s:]+)(?::(?P<vport>\d+))? )??"
@@ -37,10 +37,6 @@ HOP_BY_HOP = {
     "proxy-connection",
     "accept-encoding",
 }
-
-
-class Skip(str):
-    """An entry that is read but not replayable, and why (counted in the coverage)."""
 
 
 def access_log(lines: Iterable[tuple[int, str]]) -> Iterator[Entry | Malformed | Skip]:

@@ -7,8 +7,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from lab.replay import reading
-from lab.replay.entries import Entry, Malformed
-from lab.replay.http_logs import Skip
+from lab.replay.entries import Entry, Malformed, Skip
 
 MONITOR_RE = re.compile(r"^(?P<time>\d+\.\d+) \[(?P<db>\d+) (?P<client>[^\]]*)\] (?P<args>.*)$")
 ARG_RE = re.compile(r'"((?:[^"\\]|\\.)*)"(?: |$)')

@@ -42,7 +42,7 @@ from lab.scenario.model import ReplayLog
 
 PROBE_ARGV = ["python3", "/usr/local/bin/http-probe", "--serve"]
 LINE_END = re.compile(rb"\n")
-STEP_END = re.compile(rb"@@lab-end@@\n")
+STEP_END = re.compile(re.escape(sql_clients.END.encode()) + rb"\n")
 WINDOW = 32 << 10  # bytes sent to a conversation and not yet answered
 FLUSH = 8 << 10  # requests are sent in writes of about this size (a write each costs more than the request)
 

@@ -16,8 +16,7 @@ from urllib.parse import parse_qsl
 from lab.errors import ScenarioError
 from lab.records import approval
 from lab.replay import formats, shapes
-from lab.replay.entries import Entry, Malformed, Protocol
-from lab.replay.http_logs import Skip
+from lab.replay.entries import Entry, Malformed, Protocol, Skip
 from lab.results import TrafficLog
 from lab.scenario.model import ReplayLog
 from lab.scenario.secrets import looks_secret
@@ -73,7 +72,7 @@ def read(spec: ReplayLog, path: Path, shown: str) -> Traffic:
         raise ScenarioError(f"{shown}: a {name} log needs `service:` — the service its {protocol} goes to")
     coverage = TrafficLog(file=spec.file, size=path.stat().st_size, sha256_before=approval.sha256(path), format=name)
     traffic = Traffic(spec, path, protocol, coverage)
-    _select(traffic, formats.reader(spec, path, name)())
+    _select(traffic, formats.read(spec, path, name))
     coverage.distinct = len(traffic.checks)
     if coverage.read == 0 and coverage.malformed:
         raise ScenarioError(
@@ -95,28 +94,35 @@ def _select(traffic: Traffic, items: Iterable[Entry | Malformed | Skip]) -> None
             continue
         coverage.read += 1
         if isinstance(item, Skip):
-            skipped[str(item)] = skipped.get(str(item), 0) + 1
+            _count(skipped, item)
             continue
         traffic.secrets |= _credentials(item)
         shape = _shape(item)
         source = f"{spec.file}:{item.line}"
-        target = _target(traffic, item)
         if item.protocol == "sql" and shapes.sql_kind(shape) == "control":
             state = sessions.setdefault(item.session, _Session())
-            traffic.steps += state.control(Step("", item, True, source, target or ("", 0)), shape)
+            traffic.steps += state.control(Step("", item, True, source, _route(traffic, item) or ("", 0)), shape)
             continue
         if shape in seen:
             seen[shape].count += 1
             continue
+        target = _route(traffic, item)
         why = _left_out(traffic, item, shape, len(seen))
         if why is None and target is None:
             why = f"no route for host {item.request.get('host') or '(none)'} — add it to `to:`"
         if why is not None:
-            skipped[why] = skipped.get(why, 0) + 1
+            _count(skipped, why)
             continue
         assert target is not None
-        step = Step(_unique(_id(item.protocol, shape, traffic), ids), item, _writes(item, shape), source, target)
-        step.compare = item.protocol != "redis" or item.request["args"][0].upper() not in shapes.REDIS_ARBITRARY
+        arbitrary = item.protocol == "redis" and item.request["args"][0].upper() in shapes.REDIS_ARBITRARY
+        step = Step(
+            _unique(_id(item.protocol, shape, traffic), ids),
+            item,
+            _writes(item, shape),
+            source,
+            target,
+            compare=not arbitrary,
+        )
         seen[shape] = step
         if item.session in sessions:
             traffic.steps += sessions[item.session].replayed()
@@ -197,7 +203,11 @@ def _left_out(traffic: Traffic, entry: Entry, shape: str, distinct: int) -> str 
     return None
 
 
-def _target(traffic: Traffic, entry: Entry) -> tuple[str, int] | None:
+def _count(skipped: dict[str, int], why: str) -> None:
+    skipped[str(why)] = skipped.get(str(why), 0) + 1
+
+
+def _route(traffic: Traffic, entry: Entry) -> tuple[str, int] | None:
     spec = traffic.spec
     default = DEFAULT_PORTS.get(entry.protocol, 0)
     if entry.protocol != "http":

@@ -12,8 +12,7 @@ import pytest
 
 from lab.errors import ScenarioError
 from lab.replay import formats, http_logs, mysql_logs, reading, redis_logs, sql_logs
-from lab.replay.entries import Entry, Malformed
-from lab.replay.http_logs import Skip
+from lab.replay.entries import Entry, Malformed, Skip
 
 LOGS = Path(__file__).parent / "replay_logs"
 

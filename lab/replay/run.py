@@ -3,7 +3,7 @@ each distinct entry observed as a check (lab.results.Observation, kind replay).
 
 - HTTP requests and Redis commands go through one long-running probe process in the
   copy's network (`http-probe --serve`): one JSON line per request each way, connections
-  kept open between requests.
+  kept open between requests, and reads to one server pipelined by the probe.
 - SQL statements go to the logged database as the logged user, through one process of the
   server's own client per logged session (lab.replay.sql_clients), opened at the session's
   first statement and closed after its last:
@@ -117,8 +117,10 @@ class _Lane:
 
     def receive(self) -> tuple[_Sent, bytes, float]:
         """The oldest answer, and how long it took (since it was sent, or since the answer
-        before it, whichever came later: the server's time when requests queue)."""
-        self.flush()
+        before it, whichever came later: the server's time when requests queue). What is
+        still to be sent goes when the other side is about to run out of requests."""
+        if len(self.unsent) == len(self.waiting) or self.bytes - len(self.outgoing) < FLUSH:
+            self.flush()
         sent = self.waiting[0]
         said, _ = self.conversation.receive(self.end, sent.deadline)
         self.waiting.popleft()

@@ -3,7 +3,8 @@
 
 One request: `http-probe` sends the request in the LAB_REQUEST environment variable
 ({"host", "port", "method", "path", "headers", "body", "repeat", "timeout"}) `repeat`
-times and prints what came back as JSON: the first response whole, every response timed.
+times, one after another, and prints what came back as JSON: the first response whole,
+every response timed.
 
 Many requests: `http-probe --serve` reads one JSON request per line on stdin and answers
 each with one JSON line, keeping its connections open between requests (a replay of the
@@ -12,179 +13,333 @@ client's traffic sends thousands through one process):
    "body", "binary", "repeat", "timeout"}
   {"type": "redis", "host", "port", "db", "args": [...], "repeat", "timeout"}
 Request bodies and Redis arguments marked binary are bytes as latin-1 text.
+
+Requests that arrive together are pipelined where that cannot change an answer: a run of
+consecutive Redis commands to one database, and a run of consecutive GET/HEAD/OPTIONS
+requests to one server, are written at once and their answers read in order; anything else
+(a POST, a request to another server) waits until every earlier answer is in. Each
+answer's time runs from when it was sent or from the answer before it, whichever came
+later: the server's own time when requests queue. A server that closes its connection
+after a response gets the rest one by one, each on a connection of its own if need be.
 """
 
 import base64
-import http.client
 import json
 import os
+import re
 import socket
 import sys
 import time
 
+SAFE = {"GET", "HEAD", "OPTIONS"}  # may be sent before the answer before them, and sent again
+NOT_IN_TARGET = re.compile(r"[\x00-\x20\x7f]")
+NOT_IN_HEADER = re.compile(r"[\r\n\x00]")
+LONGEST_LINE = 1 << 16
+PIPELINED = 16 << 10  # bytes of requests written at once, so that the server never waits for its answers to be read
 
-def answer_http(req, connections=None):
-    out = {"status": None, "headers": {}, "body": "", "binary": False, "seconds": [], "error": None}
+
+class Connection:
+    """A TCP connection and what it has received and not yet read."""
+
+    def __init__(self, host, port, timeout):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = bytearray()
+        self.answered = 0  # answers read: a connection that has answered may have been closed since
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self.buffer += chunk
+
+    def line(self):
+        """The next line, without its CRLF."""
+        start = 0
+        while True:
+            end = self.buffer.find(b"\r\n", start)
+            if end >= 0:
+                line = bytes(self.buffer[:end])
+                del self.buffer[: end + 2]
+                return line
+            if len(self.buffer) > LONGEST_LINE:
+                raise ValueError(f"a line of more than {LONGEST_LINE} bytes")
+            start = max(0, len(self.buffer) - 1)
+            self._fill()
+
+    def exactly(self, size):
+        while len(self.buffer) < size:
+            self._fill()
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def rest(self):
+        """Everything until the server closes the connection."""
+        while True:
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                data = bytes(self.buffer)
+                self.buffer.clear()
+                return data
+            self.buffer += chunk
+
+
+# http ---------------------------------------------------------------------------------
+def http_request(req):
+    """The request as bytes; ValueError for what HTTP cannot carry (a control character in
+    the target or a header)."""
     body = req.get("body")
     if body is not None:
         body = body.encode("latin-1" if req.get("binary") else "utf-8")
     headers = req.get("headers") or {}
     pairs = list(headers.items()) if isinstance(headers, dict) else [tuple(h) for h in headers]
-    for attempt in range(req.get("repeat", 1)):
-        start = time.perf_counter()
+    host = req.get("host_header") or (req["host"] if req["port"] == 80 else f"{req['host']}:{req['port']}")
+    if NOT_IN_TARGET.search(req["method"] + req["path"]):
+        raise ValueError(f"a control character or space in {req['method']} {req['path']!r}")
+    lines = [f"{req['method']} {req['path']} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in pairs]
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    for line in lines[1:]:
+        if NOT_IN_HEADER.search(line):
+            raise ValueError(f"a line break in the header {line[:60]!r}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+
+
+def http_response(conn, method):
+    """(status, headers, body, whether the server closes the connection after it)."""
+    while True:
+        status_line = conn.line()
+        version, _, rest = status_line.partition(b" ")
+        if not version.startswith(b"HTTP/") or not rest[:3].isdigit():
+            raise ValueError(f"not an HTTP response: {status_line[:60]!r}")
+        status = int(rest[:3])
+        headers = {}
+        while line := conn.line():
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+        if not 100 <= status < 200 or status == 101:
+            break  # an interim answer (100 Continue) is followed by the real one
+    connection = headers.get("connection", "").lower()
+    close = connection == "close" or (version == b"HTTP/1.0" and connection != "keep-alive")
+    if method == "HEAD" or status in (101, 204, 304):
+        body = b""
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        parts = []
+        while size := int(conn.line().split(b";")[0], 16):
+            parts.append(conn.exactly(size))
+            conn.exactly(2)
+        while conn.line():  # trailers
+            pass
+        body = b"".join(parts)
+    elif "content-length" in headers:
+        body = conn.exactly(int(headers["content-length"]))
+    else:
+        body, close = conn.rest(), True
+    conn.answered += 1
+    return status, headers, body, close
+
+
+def record_http(out, response, seconds):
+    status, headers, body, _ = response
+    out["seconds"].append(seconds)
+    if len(out["seconds"]) == 1:
+        out["status"] = status
+        out["headers"] = headers
         try:
-            resp, data = _exchange(req, pairs, body, connections)
-        except (OSError, http.client.HTTPException) as err:
-            out["error"] = f"{type(err).__name__}: {err}"
-            break
-        out["seconds"].append(time.perf_counter() - start)
-        if attempt == 0:
-            out["status"] = resp.status
-            out["headers"] = {k.lower(): v for k, v in resp.getheaders()}
-            try:
-                out["body"] = data.decode("utf-8")
-            except UnicodeDecodeError:
-                out["body"] = base64.b64encode(data).decode()
-                out["binary"] = True
-    return out
+            out["body"] = body.decode("utf-8")
+        except UnicodeDecodeError:
+            out["body"] = base64.b64encode(body).decode()
+            out["binary"] = True
 
 
-def _exchange(req, pairs, body, connections):
-    """One request and its response; a kept connection the server closed meanwhile is
-    opened again once."""
-    key = (req["host"], req["port"])
-    for retry in (False, True):
-        conn = connections.get(key) if connections is not None else None
-        fresh = conn is None
-        if fresh:
-            conn = http.client.HTTPConnection(req["host"], req["port"], timeout=req["timeout"])
-        try:
-            conn.putrequest(req["method"], req["path"], skip_host=True, skip_accept_encoding=True)
-            default_host = req["host"] if req["port"] == 80 else f"{req['host']}:{req['port']}"
-            conn.putheader("Host", req.get("host_header") or default_host)
-            for name, value in pairs:
-                conn.putheader(name, value)
-            if body is not None:
-                conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(body)
-            resp = conn.getresponse()
-            data = resp.read()
-        except (ConnectionError, http.client.RemoteDisconnected, http.client.CannotSendRequest):
-            conn.close()
-            if connections is not None:
-                connections.pop(key, None)
-            if fresh or retry:
-                raise
-            continue
-        if connections is None or resp.will_close:
-            conn.close()
-            if connections is not None:
-                connections.pop(key, None)
-        else:
-            connections[key] = conn
-        return resp, data
-    raise OSError("unreachable")
-
-
-class Redis:
-    """A plain RESP2 connection to one database of a Redis server."""
-
-    def __init__(self, host, port, db, timeout):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.file = self.sock.makefile("rb")
-        if db:
-            reply = self.call(["SELECT", str(db)])
-            if isinstance(reply, RedisError):
-                raise OSError(f"SELECT {db}: {reply}")
-
-    def call(self, args):
-        data = b"*%d\r\n" % len(args)
-        for arg in args:
-            raw = arg.encode("latin-1")
-            data += b"$%d\r\n%s\r\n" % (len(raw), raw)
-        self.sock.sendall(data)
-        return self.read()
-
-    def read(self):
-        line = self.file.readline()
-        if not line:
-            raise ConnectionError("the server closed the connection")
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"+":
-            return rest.decode("utf-8", "backslashreplace")
-        if kind == b"-":
-            return RedisError(rest.decode("utf-8", "backslashreplace"))
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            size = int(rest)
-            if size < 0:
-                return None
-            data = self.file.read(size + 2)[:-2]
-            return data.decode("utf-8", "backslashreplace")
-        if kind == b"*":
-            size = int(rest)
-            return None if size < 0 else [self.read() for _ in range(size)]
-        raise ConnectionError(f"not a RESP reply: {line[:40]!r}")
-
-
+# redis --------------------------------------------------------------------------------
 class RedisError(str):
     pass
 
 
-def answer_redis(req, connections):
-    out = {"reply": None, "error": None, "failed": None, "seconds": []}
-    key = ("redis", req["host"], req["port"], req["db"])
-    for attempt in range(req.get("repeat", 1)):
-        start = time.perf_counter()
-        try:
-            if key not in connections:
-                connections[key] = Redis(req["host"], req["port"], req["db"], req["timeout"])
-            reply = connections[key].call(req["args"])
-        except (OSError, ValueError) as err:
-            connections.pop(key, None)
-            out["error"] = f"{type(err).__name__}: {err}"
-            break
-        out["seconds"].append(time.perf_counter() - start)
-        if attempt == 0:
-            if isinstance(reply, RedisError):
-                out["failed"] = str(reply)
-            else:
-                out["reply"] = reply
-    return out
+def redis_command(args):
+    data = b"*%d\r\n" % len(args)
+    for arg in args:
+        raw = arg.encode("latin-1")
+        data += b"$%d\r\n%s\r\n" % (len(raw), raw)
+    return data
+
+
+def redis_reply(conn):
+    line = conn.line()
+    kind, rest = line[:1], line[1:]
+    if kind == b"+":
+        return rest.decode("utf-8", "backslashreplace")
+    if kind == b"-":
+        return RedisError(rest.decode("utf-8", "backslashreplace"))
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        size = int(rest)
+        if size < 0:
+            return None
+        return conn.exactly(size + 2)[:-2].decode("utf-8", "backslashreplace")
+    if kind == b"*":
+        size = int(rest)
+        return None if size < 0 else [redis_reply(conn) for _ in range(size)]
+    raise ConnectionError(f"not a RESP reply: {line[:40]!r}")
+
+
+def record_redis(out, reply, seconds):
+    out["seconds"].append(seconds)
+    if len(out["seconds"]) == 1:
+        if isinstance(reply, RedisError):
+            out["failed"] = str(reply)
+        else:
+            out["reply"] = reply
+
+
+# answering ----------------------------------------------------------------------------
+class Probe:
+    """The probe's connections, one per server (and Redis database), kept between requests."""
+
+    def __init__(self, pipelined):
+        self.pipelined = pipelined
+        self.connections = {}
+        self.one_by_one = set()  # servers that closed a connection with requests still pipelined on it
+
+    def answer(self, requests):
+        """The answers of requests in order: runs of consecutive requests that may be
+        pipelined are sent together."""
+        answers = []
+        start = 0
+        while start < len(requests):
+            end = start + 1
+            if self.pipelined and self._pipelines(requests[start]):
+                key = _key(requests[start])
+                while end < len(requests) and self._pipelines(requests[end]) and _key(requests[end]) == key:
+                    end += 1
+            answers += self._exchange(requests[start:end])
+            start = end
+        return answers
+
+    def close(self):
+        for key in list(self.connections):
+            self._drop(key)
+
+    def _pipelines(self, req):
+        if req.get("type") == "redis":
+            return True
+        return req["method"] in SAFE and _key(req) not in self.one_by_one
+
+    def _connection(self, req):
+        key = _key(req)
+        if key not in self.connections:
+            conn = Connection(req["host"], req["port"], req["timeout"])
+            self.connections[key] = conn
+            if req.get("type") == "redis" and req["db"]:
+                conn.sock.sendall(redis_command(["SELECT", str(req["db"])]))
+                reply = redis_reply(conn)
+                if isinstance(reply, RedisError):
+                    self._drop(key)
+                    raise OSError(f"SELECT {req['db']}: {reply}")
+        conn = self.connections[key]
+        conn.sock.settimeout(req["timeout"])
+        return conn
+
+    def _drop(self, key):
+        conn = self.connections.pop(key, None)
+        if conn is not None:
+            conn.close()
+
+    def _exchange(self, requests):
+        """Requests to one server: every run of each, written at once when there are
+        several, answers read in order."""
+        redis = requests[0].get("type") == "redis"
+        key = _key(requests[0])
+        outs = [_empty(req) for req in requests]
+        runs = []
+        for i, req in enumerate(requests):
+            try:
+                data = redis_command(req["args"]) if redis else http_request(req)
+            except ValueError as err:
+                outs[i]["error"] = f"ValueError: {err}"
+                continue
+            runs += [(i, req, data)] * req.get("repeat", 1)
+        while runs:
+            batch = runs[:1]
+            if self.pipelined and self._pipelines(runs[0][1]):
+                size = len(runs[0][2])
+                while len(batch) < len(runs) and size + len(runs[len(batch)][2]) <= PIPELINED:
+                    size += len(runs[len(batch)][2])
+                    batch.append(runs[len(batch)])
+            conn, answered = None, 0
+            try:
+                conn = self._connection(runs[0][1])
+                conn.sock.sendall(b"".join(data for _, _, data in batch))
+                sent = last = time.perf_counter()
+                for index, req, _ in batch:
+                    got = redis_reply(conn) if redis else http_response(conn, req["method"])
+                    now = time.perf_counter()
+                    (record_redis if redis else record_http)(outs[index], got, now - max(sent, last))
+                    last = now
+                    answered += 1
+                    runs.pop(0)
+                    if not redis and got[3]:  # the server closes the connection after this answer
+                        self._drop(key)
+                        if answered < len(batch):
+                            self.one_by_one.add(key)
+                        break
+            except (OSError, ValueError) as err:
+                self._drop(key)
+                index = runs[0][0]
+                pipelined = len(batch) > 1 and not redis
+                if isinstance(err, ConnectionError) and conn is not None and (conn.answered or pipelined):
+                    # a kept connection that the server closed meanwhile, or one that it
+                    # closed with requests pipelined on it: what is left goes again (on a
+                    # new connection that has answered nothing, an error is the answer)
+                    if pipelined:
+                        self.one_by_one.add(key)
+                    continue
+                outs[index]["error"] = f"{type(err).__name__}: {err}"
+                runs = [r for r in runs if r[0] != index]
+        return outs
+
+
+def _key(req):
+    if req.get("type") == "redis":
+        return ("redis", req["host"], req["port"], req["db"])
+    return ("http", req["host"], req["port"])
+
+
+def _empty(req):
+    if req.get("type") == "redis":
+        return {"reply": None, "error": None, "failed": None, "seconds": []}
+    return {"status": None, "headers": {}, "body": "", "binary": False, "seconds": [], "error": None}
 
 
 def serve():
-    """Answer requests line by line; answers are written when no further request is already
-    waiting (a batch of requests gets its answers in one write)."""
-    connections = {}
+    """Answer requests line by line: the requests that have arrived are answered together,
+    in one write."""
+    probe = Probe(pipelined=True)
     pending = b""
-    answers = []
-    while True:
-        line, found, rest = pending.partition(b"\n")
-        if not found:
-            if answers:
-                sys.stdout.buffer.write("".join(answers).encode())
-                sys.stdout.buffer.flush()
-                answers = []
-            chunk = os.read(0, 1 << 16)
-            if not chunk:
-                return
-            pending += chunk
-            continue
-        pending = rest
-        if not line.strip():
-            continue
-        req = json.loads(line)
-        out = answer_redis(req, connections) if req.get("type") == "redis" else answer_http(req, connections)
-        answers.append(json.dumps(out) + "\n")
+    while chunk := os.read(0, 1 << 16):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        requests = [json.loads(line) for line in lines if line.strip()]
+        if requests:
+            sys.stdout.buffer.write("".join(json.dumps(out) + "\n" for out in probe.answer(requests)).encode())
+            sys.stdout.buffer.flush()
+    probe.close()
 
 
 def main():
     if sys.argv[1:] == ["--serve"]:
         serve()
         return
-    print(json.dumps(answer_http(json.loads(os.environ["LAB_REQUEST"]))))
+    probe = Probe(pipelined=False)
+    print(json.dumps(probe.answer([json.loads(os.environ["LAB_REQUEST"])])[0]))
+    probe.close()
 
 
 if __name__ == "__main__":

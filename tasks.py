@@ -125,7 +125,9 @@ def validate(
     variants = ", ".join(f"{v.name} ({v.role})" for v in loaded.variants)
     print(
         f"{loaded.name}: valid — {len(loaded.baseline.services)} services, copies: {variants},"
-        f" {len(loaded.test_files)} test files" + (f", {len(loaded.replay)} traffic logs" if loaded.replay else "")
+        f" {len(loaded.test_files)} test files"
+        + (f", {len(loaded.replay)} traffic logs" if loaded.replay else "")
+        + (f", discovery on {', '.join(probed)}" if (probed := loaded.discovered(loaded.baseline)) else "")
     )
 
 

@@ -38,6 +38,7 @@ class Kind(str, Enum):
     UPGRADE = "upgrade"  # a step of the rehearsed upgrade (candidates only)
     ROLLBACK = "rollback"  # a step of the rehearsed rollback, or a verification after it
     REPLAY = "replay"  # a distinct request, statement or command of the client's recorded traffic
+    DISCOVERED = "discovered"  # a probe of the lab's own: an inventory, the app's code, a database object
 
     @property
     def of_the_backup(self) -> bool:
@@ -56,7 +57,7 @@ class Kind(str, Enum):
 
 
 DATA_KINDS = frozenset({Kind.RESTORE, Kind.VERIFY, Kind.UPGRADE, Kind.ROLLBACK})
-DECLARATIVE = (Kind.SQL, Kind.HTTP, Kind.COMMAND, Kind.REPLAY)
+DECLARATIVE = (Kind.SQL, Kind.HTTP, Kind.COMMAND, Kind.REPLAY, Kind.DISCOVERED)
 
 
 def _schema_1(data: Any, default: Kind) -> Any:
@@ -125,6 +126,9 @@ class Observation(BaseModel):
     output: dict[str, Any] = {}  # normalised: what is compared between copies
     seconds: list[float] = []  # one per repeat
     source: str = ""  # where a replayed entry is in the client's log: "traffic/access.log:17"
+    # An inventory's items that the client's code or config names, with where: item -> "file:line"
+    # (on the baseline; None for what is not an inventory).
+    mentions: dict[str, str] | None = None
 
     def as_check(self) -> CheckResult:
         """The pass/fail side of the observation, compared like a test's outcome."""
@@ -211,6 +215,7 @@ class CopyResult(BaseModel):
     checks: list[CheckResult] = []
     observations: list[list[Observation]] = []  # one list per pass (the baseline runs twice)
     restores: list[RestoreRecord] = []
+    discovered: dict[str, list[str]] = {}  # service -> what discovery probed there, or why not (lab.discover)
 
     @property
     def first_pass(self) -> list[Observation]:

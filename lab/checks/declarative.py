@@ -91,8 +91,9 @@ def observe(run: Runner, check_id: str, check: Probe, containers: dict[str, str]
 
 
 # http ---------------------------------------------------------------------------------
-def _http(run: Runner, check_id: str, check: HttpCheck, probe: str) -> Observation:
-    request = {
+def http_request(check: HttpCheck) -> dict[str, Any]:
+    """What the probe is asked to send (lab/checks/probe/http_probe.py)."""
+    return {
         "host": check.service,
         "port": check.port,
         "method": check.method.upper(),
@@ -102,11 +103,14 @@ def _http(run: Runner, check_id: str, check: HttpCheck, probe: str) -> Observati
         "repeat": check.repeat,
         "timeout": check.timeout,
     }
+
+
+def _http(run: Runner, check_id: str, check: HttpCheck, probe: str) -> Observation:
     deadline = check.timeout * check.repeat + 5
     result = run(
         probe,
         bounded(["python3", "/usr/local/bin/http-probe"], deadline),
-        {"LAB_REQUEST": json.dumps(request)},
+        {"LAB_REQUEST": json.dumps(http_request(check))},
         None,
         deadline,
     )
@@ -116,6 +120,11 @@ def _http(run: Runner, check_id: str, check: HttpCheck, probe: str) -> Observati
         answer = json.loads(result.stdout)
     except json.JSONDecodeError:
         raise LabError(f"the HTTP probe failed: {result.stderr.strip()[-500:]}") from None
+    return http_observation(check_id, check, answer)
+
+
+def http_observation(check_id: str, check: HttpCheck, answer: dict[str, Any]) -> Observation:
+    """The probe's answer to a check's request, as the check's observation."""
     if answer["error"]:
         where = f"{check.method} http://{check.service}:{check.port}{check.path}"
         return Observation(

@@ -222,6 +222,29 @@ def compare(
     )
 
 
+def inventory_changes(removed: list[str], added: list[str], most: int = 20) -> str:
+    """An inventory's diff in short (an inventory has hundreds of items): every item gone,
+    then the first `most` that changed and that were added.
+
+    >>> print(inventory_changes(['$.a: "1"', '$.b: "1"'], ['$.b: "2"', '$.c: "1"', '$.d: "1"'], most=1))
+    - a: "1"
+    ~ b: "1" → "2"
+    + c: "1"
+    + … and 1 more added
+    """
+
+    def items(lines: list[str]) -> dict[str, str]:
+        return dict(line[2:].split(": ", 1) for line in lines if line.startswith("$.") and ": " in line)
+
+    was, now = items(removed), items(added)
+    out = [f"- {k}: {v}" for k, v in was.items() if k not in now]
+    changed = [f"~ {k}: {v} → {now[k]}" for k, v in was.items() if k in now]
+    new = [f"+ {k}: {v}" for k, v in now.items() if k not in was]
+    for lines, word in ((changed, "changed"), (new, "added")):
+        out += lines[:most] + ([f"{lines[0][0]} … and {len(lines) - most} more {word}"] if len(lines) > most else [])
+    return "\n".join(out)
+
+
 def _fact_patterns(base: list[Line], others: list[list[Line]]) -> dict[str, list[re.Pattern[str]]]:
     """Keyed facts that differ between the baseline's observations, each with what may vary
     in its value (a fact one observation lacks may be anything)."""

@@ -85,6 +85,35 @@ def triage(baseline: dict[str, Any], candidate: dict[str, Any], removed: list[st
     return Decision(Triage.UNKNOWN, f"a value changed: {shown}")
 
 
+def inventory(removed: list[str], added: list[str], mentions: dict[str, str]) -> Decision | None:
+    """An inventory's items (an answer {item: detail}) that the candidate lacks: breaking
+    when the client's code or configuration names one (`mentions`: item -> where), unknown
+    otherwise; None when nothing is gone (the other rules decide).
+
+    >>> inventory(['$.pg_stat_bgwriter.checkpoints_timed: "bigint"'], [],
+    ...           {"pg_stat_bgwriter.checkpoints_timed": "/srv/app/jobs.py:9"}).why
+    "gone on the candidate, and the client's code names it: pg_stat_bgwriter.checkpoints_timed (/srv/app/jobs.py:9)"
+    >>> inventory(['$.lc_collate: "C"'], [], {}).triage.value
+    'unknown'
+    """
+    still = {_key(line) for line in added}
+    gone = [key[2:] for line in removed if (key := _key(line)) is not None and key not in still]
+    if not gone:
+        return None
+    named = [f"{item} ({mentions[item]})" for item in gone if item in mentions]
+    if named:
+        why = f"gone on the candidate, and the client's code names it: {_listed_plain(named)}"
+        return Decision(Triage.BREAKING, why)
+    return Decision(
+        Triage.UNKNOWN,
+        f"gone on the candidate; the client's code and configuration do not name it: {_listed_plain(gone)}",
+    )
+
+
+def _listed_plain(items: list[str], most: int = 5) -> str:
+    return ", ".join(items[:most]) + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
 def _error_appeared(ch: Change) -> Decision | None:
     def erroneous(line: str) -> bool:
         return bool(ERROR_RE.search(_value(line)) or NONZERO_EXIT_RE.search(_value(line)))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from lab.compare import diff
 from lab.compare.diff import Rules
-from lab.compare.triage import triage
+from lab.compare.triage import inventory, triage
 from lab.errors import EXIT_COULD_NOT_RUN, EXIT_PASS, EXIT_REGRESSION
 from lab.results import (
     CandidateVerdict,
@@ -220,8 +220,13 @@ def compare_outputs(
             result.changed, result.diff, result.noise = found.changed, found.diff, list(found.noise)
             result.unstable = list(found.unstable)
             if found.changed:
-                decided = triage(b.output, obs.output, list(found.removed), list(found.added))
+                removed, added = list(found.removed), list(found.added)
+                decided = (b.mentions is not None and inventory(removed, added, b.mentions)) or triage(
+                    b.output, obs.output, removed, added
+                )
                 result.triage, result.why, result.error_appeared = decided.triage, decided.why, decided.regression
+                if b.mentions is not None:
+                    result.diff = diff.inventory_changes(removed, added)
         if b.outcome == obs.outcome == Outcome.PASSED:
             result.slower, result.timing = diff.slowdown(b.seconds, obs.seconds, slow)
         out.append(result)

@@ -13,6 +13,9 @@ is recorded, never raised; only the token's error (a stopped run) ends the stage
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
+from lab import discover
 from lab.checks import declarative, inventory, testfiles
 from lab.errors import LabError, Stopped
 from lab.pipeline import traffic
@@ -43,7 +46,11 @@ def check_copy(ctx: RunContext, work: CopyWork) -> None:
     copy.stage = "checks"
     start = ctx.clock()
     probe = _probe(ctx, work)
-    has_declarative = bool(declarative.all_checks(ctx.scenario)) or bool(ctx.traffic)
+    discovering = ctx.scenario.discovered(work.variant)
+    has_declarative = bool(declarative.all_checks(ctx.scenario)) or bool(ctx.traffic) or bool(discovering)
+    second = work.is_baseline and ctx.scenario.checks.noise.second_run
+    discovered: Future[discover.Discovery] = Future()
+    rediscovered = work.side.submit(_discover, ctx, work, probe, discovered, second) if discovering else None
     first = declarative.run_all(work.engine, ctx.scenario, work.containers, probe, ctx.token)
     first += traffic.observe(ctx, work, probe)
     first_done = ctx.clock()
@@ -56,8 +63,9 @@ def check_copy(ctx: RunContext, work: CopyWork) -> None:
         copy.checks += results
         recorded = testfiles.recorded(folder)
         ctx.token.check()
+    first += discovered.result().observations if rediscovered is not None else []
     copy.observations = [recorded + first]
-    if (has_declarative or recorded) and work.is_baseline and ctx.scenario.checks.noise.second_run:
+    if (has_declarative or recorded) and second:
         values = _recorded_again(ctx, work, recorded)  # the tests that kept values, run once more
         # Second-resolution timestamps in the answers must vary between the baseline's
         # two observations as they would between baseline and candidate.
@@ -66,6 +74,7 @@ def check_copy(ctx: RunContext, work: CopyWork) -> None:
         # A check that writes would read its own write: its noise is learned from the twin only.
         again = declarative.run_all(work.engine, ctx.scenario, work.containers, probe, ctx.token, writes=False)
         again += traffic.observe(ctx, work, probe, writes=False)
+        again += rediscovered.result() if rediscovered is not None else []
         copy.observations.append(values + again)
     if work.describing is not None:
         work.describing.result()
@@ -74,6 +83,28 @@ def check_copy(ctx: RunContext, work: CopyWork) -> None:
     outcomes = copy.outcomes()
     passed = sum(1 for r in outcomes if r.outcome == Outcome.PASSED)
     ctx.log(f"{variant.name}: checks done, {passed}/{len(outcomes)} passed ({copy.seconds['checks']:.1f} s)")
+
+
+def _discover(
+    ctx: RunContext, work: CopyWork, probe: str | None, first: Future[discover.Discovery], again: bool
+) -> list[Observation]:
+    """The lab's own probes of the copy's services (lab.discover), beside its other checks:
+    the first observation handed over (with what discovery said per service kept with the
+    copy) as soon as it is done; with `again`, the second one, as long after it as the other
+    checks' second observation is after theirs, returned."""
+    services = ctx.scenario.discovered(work.variant)
+    try:
+        found = discover.observe(work.engine, services, work.containers, probe, ctx.token, work.is_baseline)
+    except BaseException as err:
+        first.set_exception(err)
+        raise
+    work.copy.discovered = found.notes
+    first.set_result(found)
+    if not again:
+        return []
+    if ctx.token.wait(SECOND_PASS_GAP):
+        ctx.token.check()
+    return discover.observe(work.engine, services, work.containers, probe, ctx.token, before=found).observations
 
 
 def _recorded_again(ctx: RunContext, work: CopyWork, recorded: list[Observation]) -> list[Observation]:

@@ -69,8 +69,14 @@ class RunContext:
 
     @property
     def needs_probe(self) -> bool:
-        """Whether the copies need the probe: HTTP checks, or HTTP or Redis traffic to replay."""
-        return bool(self.scenario.checks.http) or any(log.protocol in ("http", "redis") for log in self.traffic)
+        """Whether the copies need the probe: HTTP checks, HTTP or Redis traffic to replay, or
+        an application whose routes discovery requests."""
+        scenario = self.scenario
+        return (
+            bool(scenario.checks.http)
+            or any(log.protocol in ("http", "redis") for log in self.traffic)
+            or any(s.app is not None for v in scenario.variants for s in scenario.discovered(v).values())
+        )
 
     @property
     def baseline(self) -> CopyResult:

@@ -9,7 +9,7 @@ from lab.compare.diff import Rules
 from lab.errors import LabError
 from lab.pipeline import traffic
 from lab.pipeline.context import RunContext
-from lab.results import CopyResult
+from lab.results import CopyResult, Kind
 from lab.scenario import TWIN
 
 
@@ -33,6 +33,8 @@ def judge(ctx: RunContext) -> None:
         )
         for check_id, check in declarative.all_checks(scenario)
     } | traffic.rules(ctx)
+    shared = verdicts.ProbeRule(Rules.of(scenario.checks.ignore))  # the lab's own probes: the scenario's ignore rules
+    rules |= {o.id: shared for o in baseline.first_pass if o.kind == Kind.DISCOVERED}
     ctx.result.candidates = [
         verdicts.judge(baseline, ctx.copies[c.name], ctx.copies.get(TWIN), rules, scenario.checks.slowdown)
         for c in scenario.candidates

@@ -18,7 +18,7 @@ import jinja2
 
 from lab.errors import LabError
 from lab.records import junit, pdf
-from lab.results import OutputComparison, PilotResult, Status, Triage, Verdict
+from lab.results import Kind, OutputComparison, PilotResult, Status, Triage, Verdict
 
 ORDER = [
     Status.REGRESSION,
@@ -174,6 +174,7 @@ def context(result: PilotResult, run_dir: Path, waived: dict[str, str] | None = 
         "appendix": _appendix(result),
         "sources": sources(result),
         "traffic": traffic(result),
+        "discovered": discovered(result),
         "r": result,
         "label": LABELS[result.verdict],
         "meaning": meaning(result),
@@ -217,6 +218,31 @@ def traffic(result: PilotResult) -> list[dict[str, Any]]:
             differing.append({"candidate": cand.candidate, "text": ", ".join(words) or "none"})
         rows.append({"log": log, "replayed": len(mine), "skipped": sum(log.skipped.values()), "differing": differing})
     return rows
+
+
+def discovered(result: PilotResult) -> dict[str, Any] | None:
+    """What the lab's own probes covered (per service, as the baseline's discovery said)
+    and, per candidate, what they found: regressions first, then changed answers by triage."""
+    baseline = next((c for c in result.copies if c.role == "baseline"), None)
+    if baseline is None or not baseline.discovered:
+        return None
+    ids = {o.id for o in baseline.first_pass if o.kind == Kind.DISCOVERED}
+    findings = []
+    for cand in result.candidates:
+        found = [
+            {"id": c.id, "what": COUNT_WORDS[c.status], "why": c.message}
+            for status in ORDER[:4]
+            for c in cand.comparisons
+            if c.id in ids and c.status == status
+        ]
+        found += [
+            {"id": o.id, "what": (o.triage or Triage.UNKNOWN).value, "why": o.why}
+            for o in by_triage(cand.outputs)
+            if o.id in ids and o.changed
+        ]
+        found += [{"id": o.id, "what": "slower", "why": o.timing} for o in cand.outputs if o.id in ids and o.slower]
+        findings.append({"candidate": cand.candidate, "found": found})
+    return {"checks": len(ids), "services": baseline.discovered, "findings": findings}
 
 
 def _appendix(result: PilotResult) -> list[dict[str, Any]]:

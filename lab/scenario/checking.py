@@ -215,12 +215,16 @@ def test_files_of(data: dict[str, Any], folder: Path, report: Problems) -> list[
             report.add(("checks", "testinfra", index), f"test file not found: {shown(path)}")
         hosts = files.setdefault(path, [])
         hosts += [h for h in names_in(entry.get("hosts")) or [default_host] if h not in hosts]
+    discovers = data.get("discover") is True or any(
+        mapping(service).get("discover") is True for service in services.values()
+    )
     if not files and not any(_list(checks.get(kind)) for kind in PROBE_KINDS) and not _list(data.get("replay")):
-        report.add(
-            ("checks",),
-            "no checks — list pytest/testinfra files under checks.testinfra, sql, http and command checks,"
-            " or the client's traffic logs under replay",
-        )
+        if not discovers:
+            report.add(
+                ("checks",),
+                "no checks — list pytest/testinfra files under checks.testinfra, sql, http and command checks,"
+                " the client's traffic logs under replay, or let the lab find its own with `discover: true`",
+            )
     return [(path, tuple(hosts)) for path, hosts in files.items()]
 
 

@@ -158,6 +158,7 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios"), given: Give
         secrets=secret_values,
         effective=copy.deepcopy(data),
         overrides=tuple(given.described()) if given else (),
+        discover=spec.discover,
     )
 
 

@@ -56,6 +56,15 @@ class Resources(Model):
     pids: int = Field(default=1024, ge=16)
 
 
+class App(Model):
+    """The client's own application in a service's image: where its code is and what it is
+    written in, so that discovery (lab.discover) can load it with the copy's own runtime."""
+
+    path: str = Field(pattern=r"^/")
+    language: Literal["python", "php"]
+    port: int | None = Field(default=None, ge=1, le=65535)  # where it answers HTTP; default: the first `expose`
+
+
 class Service(Model):
     """One service of the client's stack, in Compose's words."""
 
@@ -71,6 +80,8 @@ class Service(Model):
     volumes: StrList = []
     expose: StrList = []
     resources: Resources = Resources()
+    app: App | None = None
+    discover: bool | None = None  # this service's discovery probes on or off; default: the scenario's `discover`
 
     @field_validator("volumes")
     @classmethod
@@ -312,3 +323,4 @@ class ScenarioFile(Model):
     secrets: dict[str, Secret] = {}
     timeouts: Timeouts = Timeouts()
     replay: list[ReplayLog] = []
+    discover: bool = False  # probes of the lab's own on every service (lab.discover)

@@ -48,6 +48,12 @@ class Scenario:
     upgrade: Upgrade = Upgrade()
     effective: dict[str, Any] = field(default_factory=dict, repr=False)  # the file's data with the overrides
     overrides: tuple[str, ...] = ()  # as given: "--set KEY=VALUE", "LAB_SET_X=KEY=VALUE", "--matrix ..."
+    discover: bool = False  # the lab's own probes (lab.discover), for services that do not say otherwise
+
+    def discovered(self, variant: Variant) -> dict[str, Service]:
+        """The services of a copy that discovery probes."""
+        on = self.discover
+        return {n: s for n, s in variant.services.items() if (s.discover if s.discover is not None else on)}
 
     @property
     def baseline(self) -> Variant:

@@ -175,6 +175,45 @@ def test_demo_pilot_finds_the_real_regressions(pilot):
     assert "Dumped from" not in dump["diff"]  # the scenario's ignore rule
 
 
+def test_demo_discover_finds_with_the_labs_own_probes_alone_what_the_hand_written_checks_find(pilot):
+    """demo-discover has no hand-written check: only `discover: true`."""
+    done = pilot("demo-discover")
+    assert done.code == 1, done.stdout + done.stderr
+    results = json.loads((done.run_dir / "results.json").read_text())
+    (cand,) = results["candidates"]
+    changed = {o["id"]: o for o in cand["outputs"] if o["changed"]}
+    # PostgreSQL 17 moved the checkpoint counters, and the firm's nightly job reads them
+    columns = changed["discover:db postgresql system view columns"]
+    assert columns["triage"] == "breaking"
+    assert "pg_stat_bgwriter.checkpoints_timed (/srv/invoices/nightly_checks.py:" in columns["why"]
+    assert '- pg_stat_bgwriter.checkpoints_timed: "bigint"' in columns["diff"]
+    # Flask 3 ignores app.json_encoder: the export route's dates change format
+    export = changed["discover:app GET /api/invoices"]
+    assert export["triage"] == "breaking" and '+$[0].issued: "Thu, 08 Jan 2026 00:00:00 GMT"' in export["diff"]
+    # the status page's timestamps and request ids are noise; the shape of checked_at is not
+    status = changed["discover:app GET /api/status"]
+    assert "GMT" in status["diff"] and "request_id" not in status["diff"].replace("$.request_id: <noise>", "")
+    # what the candidate lacks and nobody names is for a person, not a false alarm
+    assert changed["discover:db postgresql extensions available"]["triage"] == "unknown"
+    assert changed["discover:app python distributions"]["triage"] == "unknown"
+    assert set(changed) == {
+        "discover:db postgresql system view columns",
+        "discover:db postgresql extensions available",
+        "discover:app python distributions",
+        "discover:app GET /api/invoices",
+        "discover:app GET /api/status",
+    }
+    assert [c["id"] for c in cand["comparisons"] if c["status"] != "passed"] == []
+    baseline = next(c for c in results["copies"] if c["variant"] == "baseline")
+    assert baseline["discovered"]["app"] == [
+        "Python 3.11.2: 2 module(s) imported, 5 route(s), 4 requested (GET without parameters, on port 8000)"
+    ]
+    assert baseline["discovered"]["db"][0].startswith("PostgreSQL: 2 database(s)")
+    report = (done.run_dir / "report.md").read_text()
+    section = report[report.index("## Discovered: what the stack itself says") : report.index("## Lab time")]
+    assert "`discover:app GET /api/invoices` — **breaking**" in section
+
+
 def test_engine_task_is_idempotent():
     done = invoke("engine")
     assert done.returncode == 0, done.stderr

@@ -1,0 +1,200 @@
+"""lab/discover/ on recorded outputs of both Debian releases (no Docker): PostgreSQL 15 and
+17 (tests/unit/discover_outputs/, with the objects of objects.sql in the `invoices`
+database), Python 3.11 and 3.13 importing a small application; what becomes of them as
+observations, where the client's code names an item, and how an inventory is triaged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab import discover
+from lab.compare import verdicts
+from lab.discover import mentions, postgresql, python
+from lab.engine.types import ExecResult
+from lab.results import CopyResult, Kind, Observation, Outcome, Status, Triage
+from lab.scenario.model import Service
+
+OUTPUTS = Path(__file__).parent / "discover_outputs"
+
+
+def recorded(name: str) -> str:
+    return (OUTPUTS / name).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("version", [15, 17])
+def test_postgresql_server_inventories_and_objects_are_read(version):
+    found = postgresql.parse(recorded(f"postgresql-{version}.txt"))
+    assert not found.errors
+    assert [db.name for db in found.databases] == ["invoices", "postgres"]
+    server = found.server
+    assert server["extension"]["plpgsql"] == "1.0"
+    assert server["setting"]["DateStyle"] == "ISO, MDY"
+    assert server["database"]["invoices"] == "SQL_ASCII C C"  # initdb without a locale: encoding, collation, ctype
+    assert ("pg_stat_bgwriter.checkpoints_timed" in server["system view column"]) == (version == 15)
+    assert ("pg_stat_checkpointer.num_timed" in server["system view column"]) == (version == 17)
+    assert not any(name.endswith(("_directory", "_file")) for name in server["setting"])  # places, not behaviour
+    invoices = found.databases[0]
+    assert invoices.objects["extension plpgsql"] == "1.0"
+    assert invoices.objects["function public.invoice_total(customer integer)"] == "sql"
+    assert "trigger invoices_touch on public.invoices" in invoices.objects
+    # Functions with parameters, trigger functions and triggers are listed, not called.
+    assert invoices.tried == {
+        "function public.checkpoint_counts()",
+        "function public.multi()",
+        "function public.open_total()",
+        "function public.slow()",
+        "materialized view public.city_totals",
+        "procedure public.mark_all_paid()",
+        "view public.open_invoices",
+    }
+    assert invoices.tries["function public.open_total()"] == (True, "7382.00")
+    assert invoices.tries["function public.multi()"] == (True, 'line1 line2, "quoted"')  # one line, quotes kept
+    assert invoices.tries["view public.open_invoices"] == (True, "<NULL>")
+    assert invoices.tries["procedure public.mark_all_paid()"] == (True, "<NULL>")
+    assert "function public.slow()" not in invoices.tries  # stopped by statement_timeout
+    assert any("statement timeout" in line for line in invoices.errors)
+    counts = invoices.tries["function public.checkpoint_counts()"]
+    if version == 15:  # a counter: its value is whatever the server has counted
+        assert counts[0] and counts[1].isdigit()
+    else:
+        assert counts == (False, 'column "checkpoints_timed" does not exist')
+
+
+class Replayed:
+    """A Runner that answers each script with a recorded output, as the shell would."""
+
+    def __init__(self, answers: dict[str, str]):
+        self.answers = answers
+        self.calls: list[tuple[str, list[str], str | None]] = []
+
+    def __call__(self, container, argv, env=None, user=None, timeout=30.0) -> ExecResult:
+        self.calls.append((container, argv, user))
+        for marker, out in self.answers.items():
+            if marker in " ".join(argv):
+                return ExecResult(0, out, "", 0.1)
+        return ExecResult(0, "", "", 0.1)
+
+
+def test_postgresql_observations_fail_where_the_candidate_cannot_run_an_object():
+    run = Replayed({"@@lab-pg": recorded("postgresql-17.txt")})
+    found, said = discover._postgresql(run, "db", "c-db", "postgres")
+    by_id = {o.id: o for o in found}
+    assert all(o.kind == Kind.DISCOVERED for o in found)
+    assert run.calls[0][2] == "postgres"  # as the database's OS user
+    failed = by_id["discover:db invoices: function public.checkpoint_counts()"]
+    assert failed.outcome == Outcome.FAILED and failed.message == 'column "checkpoints_timed" does not exist'
+    slow = by_id["discover:db invoices: function public.slow()"]
+    assert slow.outcome == Outcome.SKIPPED and "statement timeout" in slow.message
+    assert by_id["discover:db invoices: function public.open_total()"].output == {"value": "7382.00"}
+    columns = by_id["discover:db postgresql system view columns"]
+    assert columns.mentions == {} and columns.output["value"]["pg_stat_checkpointer.num_timed"] == "bigint"
+    assert "discover:db postgresql objects in invoices" in by_id
+    assert said.startswith("PostgreSQL: 2 database(s)") and "6 tried" in said
+
+
+@pytest.mark.parametrize(("version", "forms"), [("3.11", ""), ("3.13", "ModuleNotFoundError: No module named 'cgi'")])
+def test_python_imports_routes_and_distributions_are_read(version, forms):
+    found = python.parse(recorded(f"python-{version}.json"))
+    assert found.python.startswith(version)
+    assert found.modules["shop"] == found.modules["shop.views"] == ""  # the print at import went elsewhere
+    assert found.modules["shop.forms"].endswith(forms)
+    if forms:  # the traceback starts in the application, not in importlib
+        assert found.modules["shop.forms"].splitlines()[1].strip().startswith('File "/tmp/pyapp/shop/forms.py"')
+    assert found.modules["waits"].endswith("TimeoutError: the import took more than 1 s")
+    assert "tests.test_x" not in found.modules  # tests are not the application
+    assert found.routes["/orders"]["methods"] == ["POST"]
+    assert python.plain_gets(found) == ["/"]
+    assert "flask" in found.distributions
+
+
+def test_python_observations_and_route_requests():
+    run = Replayed(
+        {
+            "importlib": recorded("python-3.13.json"),
+            "http-probe": '{"status": 200, "headers": {}, '
+            '"body": "ok", "binary": false, "seconds": [0.01], "error": null}',
+        }
+    )
+    service = Service.model_validate(
+        {"image": "x", "expose": ["8000"], "app": {"path": "/tmp/pyapp", "language": "python"}}
+    )
+    plan = discover.Plan()
+    found, said = discover._python(run, "app", service, {"app": "c-app"}, "c-probe", plan)
+    by_id = {o.id: o for o in found}
+    assert by_id["discover:app import shop.forms"].outcome == Outcome.FAILED
+    assert by_id["discover:app import shop.forms"].message == "ModuleNotFoundError: No module named 'cgi'"
+    assert by_id["discover:app import shop.views"].outcome == Outcome.PASSED
+    assert by_id["discover:app flask routes"].output["value"] == {
+        "/": "GET",
+        "/items/<int:n>": "GET",
+        "/orders": "POST",
+    }
+    route = by_id["discover:app GET /"]
+    assert route.kind == Kind.DISCOVERED and route.output["status"] == 200
+    assert run.calls[-1][0] == "c-probe"
+    assert "1 requested (GET without parameters, on port 8000)" in said
+    assert (plan.port, plan.routes) == (8000, ["/"])  # what a second observation requests again
+
+
+def test_a_service_without_anything_to_probe_says_so_once():
+    run = Replayed({})
+    found, notes, plan = discover._service(run, "cache", Service(image="redis"), {"cache": "c-cache"}, None)
+    assert plan == discover.Plan()
+    assert found == [] and notes == [
+        "nothing to probe: no PostgreSQL server runs here and no application is declared (`app:`)"
+    ]
+
+
+def test_mentions_need_every_word_of_an_item_in_one_file():
+    grep = (
+        "/srv/app/jobs.py:12:checkpoints_timed\n/srv/app/jobs.py:12:pg_stat_bgwriter\n"
+        "/srv/app/web.py:3:Buffers_Backend\n"
+    )
+    run = Replayed({"grep": grep})
+    found = mentions.find(run, {"c-app": ["/srv/app"]}, {"checkpoints_timed", "pg_stat_bgwriter", "buffers_backend"})
+    assert mentions.named("pg_stat_bgwriter.checkpoints_timed", found) == "/srv/app/jobs.py:12"
+    assert mentions.named("pg_stat_bgwriter.buffers_backend", found) is None  # not in the same file
+    assert mentions.named("function public.checkpoints_timed()", found) == "/srv/app/jobs.py:12"
+    assert run.calls[0][1][-1] == "/srv/app"
+
+
+def inventory(items: dict[str, str], where: dict[str, str] | None = None) -> Observation:
+    found = discover.inventory("discover:db postgresql system view columns", "db", items)
+    found.mentions = where if where is not None else {}
+    return found
+
+
+def judged(baseline: Observation, candidate: Observation):
+    copies = [
+        CopyResult(variant=v, role=r, ready=True, observations=[[o]])
+        for v, r, o in (("baseline", "baseline", baseline), ("next", "candidate", candidate))
+    ]
+    return verdicts.judge(copies[0], copies[1])
+
+
+def test_an_item_the_candidate_lacks_is_breaking_when_the_client_names_it_and_unknown_otherwise():
+    before = {"pg_stat_bgwriter.checkpoints_timed": "bigint", "pg_stat_activity.pid": "integer"}
+    after = {"pg_stat_activity.pid": "integer", "pg_stat_checkpointer.num_timed": "bigint"}
+    named = judged(inventory(before, {"pg_stat_bgwriter.checkpoints_timed": "/srv/app/jobs.py:12"}), inventory(after))
+    (out,) = named.outputs
+    assert out.triage == Triage.BREAKING and "/srv/app/jobs.py:12" in out.why
+    assert out.diff.splitlines() == [
+        '- pg_stat_bgwriter.checkpoints_timed: "bigint"',
+        '+ pg_stat_checkpointer.num_timed: "bigint"',
+    ]
+    (unnamed,) = judged(inventory(before), inventory(after)).outputs
+    assert unnamed.triage == Triage.UNKNOWN and "do not name it: pg_stat_bgwriter.checkpoints_timed" in unnamed.why
+    (grown,) = judged(inventory(after), inventory(after | {"pg_stat_io.reads": "bigint"})).outputs
+    assert grown.triage == Triage.HARMLESS  # only added: the ordinary rules decide
+
+
+def test_an_import_that_fails_on_the_candidate_only_is_a_regression():
+    ok = discover.observation("discover:app import shop.forms", "app", Outcome.PASSED)
+    broken = discover.observation(
+        "discover:app import shop.forms", "app", Outcome.FAILED, "ModuleNotFoundError: No module named 'cgi'"
+    )
+    verdict = judged(ok, broken)
+    assert [c.status for c in verdict.comparisons] == [Status.REGRESSION]
+    assert verdict.comparisons[0].message == "ModuleNotFoundError: No module named 'cgi'"

@@ -129,11 +129,17 @@ class Observation(BaseModel):
     # An inventory's items that the client's code or config names, with where: item -> "file:line"
     # (on the baseline; None for what is not an inventory).
     mentions: dict[str, str] | None = None
+    detail: str = ""  # evidence of a failure beyond its message (a traceback), shown with it
 
     def as_check(self) -> CheckResult:
         """The pass/fail side of the observation, compared like a test's outcome."""
         return CheckResult(
-            id=self.id, kind=self.kind, outcome=self.outcome, seconds=sum(self.seconds), message=self.message
+            id=self.id,
+            kind=self.kind,
+            outcome=self.outcome,
+            seconds=sum(self.seconds),
+            message=self.message,
+            detail=self.detail,
         )
 
 
@@ -216,6 +222,7 @@ class CopyResult(BaseModel):
     observations: list[list[Observation]] = []  # one list per pass (the baseline runs twice)
     restores: list[RestoreRecord] = []
     discovered: dict[str, list[str]] = {}  # service -> what discovery probed there, or why not (lab.discover)
+    configs: dict[str, list[str]] = {}  # service -> where the client's configuration files went
 
     @property
     def first_pass(self) -> list[Observation]:

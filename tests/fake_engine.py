@@ -152,6 +152,7 @@ class FakeEngine:
     execs: list[tuple[str, list[str]]] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     archives: list[tuple[str, str]] = field(default_factory=list)  # (container, path)
+    files: list[str] = field(default_factory=list)  # paths every container's image has (listing)
     exit_codes: dict[str, int] = field(default_factory=dict)
     exit_polls: dict[str, int] = field(default_factory=dict)
     gone: bool = False  # the engine stopped answering: ping() says so
@@ -207,6 +208,14 @@ class FakeEngine:
     def put_archive(self, container: str, path: str, data: IO[bytes] | Iterable[bytes]) -> None:
         self._spec(container)
         self.archives.append((container, path))
+
+    def listing(self, container: str, folder: str) -> list[str]:
+        self._spec(container)
+        return [path for path in self.files if path.startswith(folder.rstrip("/") + "/")]
+
+    def exists(self, container: str, path: str) -> bool:
+        self._spec(container)
+        return any(f == path or f.startswith(path.rstrip("/") + "/") for f in self.files)
 
     def attach(self, container: str, argv: list[str], user: str | None = None) -> tuple[FakeStream, str]:
         exec_id = f"exec-{len(self.execs)}"

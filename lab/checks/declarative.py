@@ -123,8 +123,9 @@ def _http(run: Runner, check_id: str, check: HttpCheck, probe: str) -> Observati
     return http_observation(check_id, check, answer)
 
 
-def http_observation(check_id: str, check: HttpCheck, answer: dict[str, Any]) -> Observation:
-    """The probe's answer to a check's request, as the check's observation."""
+def http_observation(check_id: str, check: HttpCheck, answer: dict[str, Any], fails_from: int = 400) -> Observation:
+    """The probe's answer to a check's request, as the check's observation: without an
+    expected status, one from `fails_from` up fails."""
     if answer["error"]:
         where = f"{check.method} http://{check.service}:{check.port}{check.path}"
         return Observation(
@@ -135,14 +136,14 @@ def http_observation(check_id: str, check: HttpCheck, answer: dict[str, Any]) ->
             output={"error": answer["error"]},
         )
     status = answer["status"]
-    passed = status == check.expect_status if check.expect_status is not None else status < 400
+    passed = status == check.expect_status if check.expect_status is not None else status < fails_from
     wanted = {h.lower() for h in check.compare_headers}
     output = {
         "status": status,
         "headers": {k: v for k, v in answer["headers"].items() if k in wanted},
         "body": json_or_text(answer["body"], answer["binary"]),
     }
-    message = "" if passed else f"HTTP {status} (expected {check.expect_status or 'a status below 400'})"
+    message = "" if passed else f"HTTP {status} (expected {check.expect_status or f'a status below {fails_from}'})"
     return Observation(
         id=check_id,
         service=check.service,

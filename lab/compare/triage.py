@@ -91,8 +91,9 @@ def inventory(removed: list[str], added: list[str], mentions: dict[str, str]) ->
     otherwise; None when nothing is gone (the other rules decide).
 
     >>> inventory(['$.pg_stat_bgwriter.checkpoints_timed: "bigint"'], [],
-    ...           {"pg_stat_bgwriter.checkpoints_timed": "/srv/app/jobs.py:9"}).why
-    "gone on the candidate, and the client's code names it: pg_stat_bgwriter.checkpoints_timed (/srv/app/jobs.py:9)"
+    ...           {"pg_stat_bgwriter.checkpoints_timed": "/srv/app/jobs.py:9"}).why[-65:]
+    'names it: pg_stat_bgwriter.checkpoints_timed (/srv/app/jobs.py:9)'
+
     >>> inventory(['$.lc_collate: "C"'], [], {}).triage.value
     'unknown'
     """
@@ -102,7 +103,7 @@ def inventory(removed: list[str], added: list[str], mentions: dict[str, str]) ->
         return None
     named = [f"{item} ({mentions[item]})" for item in gone if item in mentions]
     if named:
-        why = f"gone on the candidate, and the client's code names it: {_listed_plain(named)}"
+        why = f"gone on the candidate, and the client's code or configuration names it: {_listed_plain(named)}"
         return Decision(Triage.BREAKING, why)
     return Decision(
         Triage.UNKNOWN,

@@ -24,12 +24,13 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lab.cancel import Token
 from lab.checks import declarative
 from lab.checks.commands import Runner, bounded, timed_out
-from lab.discover import mentions, postgresql, python
+from lab.discover import mentions, postgresql, python, servers
 from lab.engine.session import ShellPool
 from lab.engine.types import EngineLike
 from lab.errors import LabError, Stopped
@@ -43,13 +44,16 @@ ROUTE_SECONDS = 10.0
 SERVE = 'printf "%s\\n" "$LAB_REQUESTS" | python3 /usr/local/bin/http-probe --serve'  # a request per line
 PARALLEL = 4
 # What the container has: a PostgreSQL server that answers, and its OS user when the
-# container runs as another one (psql then runs as that user), Python.
+# container runs as another one (psql then runs as that user), Python, nginx, a Redis server
+# that answers.
 DETECT = r"""
 for bin in /usr/lib/postgresql/*/bin/postgres "$(command -v postgres)"; do
   [ -x "$bin" ] && command -v psql >/dev/null && pg_isready -q 2>/dev/null && { echo postgresql; break; }
 done
 [ "$(id -un 2>/dev/null)" != postgres ] && id -u postgres >/dev/null 2>&1 && echo os-user-postgres
 command -v python3 >/dev/null && echo python3
+command -v nginx >/dev/null && echo nginx
+command -v redis-cli >/dev/null && [ "$(redis-cli ping 2>/dev/null)" = PONG ] && echo redis
 exit 0
 """
 
@@ -91,49 +95,53 @@ def observation(check_id: str, service: str, outcome: Outcome, message: str = ""
     )
 
 
+@dataclass(frozen=True)
+class Stack:
+    """One copy's services as discovery sees them."""
+
+    services: dict[str, Service]  # those that discovery covers
+    containers: dict[str, str]  # every service's container
+    probe: str | None  # the copy's probe container
+    folder: Path = Path(".")  # the scenario's folder: the client's configuration files are there
+    configs: dict[str, list[str]] = field(default_factory=dict)  # service -> where its configuration files went
+
+
 def observe(
-    engine: EngineLike,
-    services: dict[str, Service],
-    containers: dict[str, str],
-    probe: str | None,
-    token: Token,
-    baseline: bool = False,
-    before: Discovery | None = None,
+    engine: EngineLike, stack: Stack, token: Token, baseline: bool = False, before: Discovery | None = None
 ) -> Discovery:
-    """Run every probe that applies to each of `services` on one copy; on the baseline, also
-    find where the client's code names each inventory item. Given the copy's first
-    discovery (`before`), observe again only what may vary between two observations: the
-    database objects tried and the routes requested (inventories and imports do not)."""
+    """Run every probe that applies to each service of the stack on one copy; on the baseline,
+    also find where the client's code and configuration name each inventory item. Given the
+    copy's first discovery (`before`), observe again only what may vary between two
+    observations: the database objects tried and the routes requested (inventories, imports
+    and configuration tests do not)."""
     found = Discovery()
     shells = ShellPool(engine, token)
 
     def each(name: str) -> tuple[list[Observation], list[str], Plan]:
         if before is None:
-            return _service(shells, name, services[name], containers, probe)
+            return _service(shells, name, stack)
         plan = before.plans.get(name, Plan())
-        again = _routes(shells, name, plan, probe)
+        again = _routes(shells, name, plan, stack.probe)
         if plan.postgresql is not None and plan.tried:
-            again = _postgresql(shells, name, containers[name], plan.postgresql, server=False)[0] + again
+            again = _postgresql(shells, name, stack.containers[name], plan.postgresql, server=False)[0] + again
         return again, [], plan
 
     try:
         with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="discover") as pool:
-            done = list(pool.map(each, services))
-        for name, (observations, notes, plan) in zip(services, done, strict=True):
+            done = list(pool.map(each, stack.services))
+        for name, (observations, notes, plan) in zip(stack.services, done, strict=True):
             found.observations += observations
             found.notes[name] = notes
             found.plans[name] = plan
         if baseline and before is None:
-            _mentions(shells, services, containers, found.observations)
+            _mentions(shells, stack, found.observations)
     finally:
         shells.close()
     return found
 
 
-def _service(
-    run: Runner, name: str, service: Service, containers: dict[str, str], probe: str | None
-) -> tuple[list[Observation], list[str], Plan]:
-    container = containers[name]
+def _service(run: Runner, name: str, stack: Stack) -> tuple[list[Observation], list[str], Plan]:
+    service, container = stack.services[name], stack.containers[name]
     plan = Plan()
     try:
         detected = run(container, bounded(["sh", "-c", DETECT], DETECT_SECONDS), None, None, DETECT_SECONDS)
@@ -148,15 +156,21 @@ def _service(
     if "postgresql" in has:
         plan.postgresql = "postgres" if "os-user-postgres" in has else ""
         probes.append(("PostgreSQL", lambda: _postgresql(run, name, container, plan.postgresql, plan=plan)))
+    if "nginx" in has:
+        probes.append(("nginx", lambda: _nginx(run, name, container)))
+    if "redis" in has:
+        probes.append(("Redis", lambda: _redis(run, name, container, service, stack.folder)))
     if service.app is not None and service.app.language == "python":
         if "python3" in has:
-            probes.append(("Python", lambda: _python(run, name, service, containers, probe, plan)))
+            probes.append(("Python", lambda: _python(run, name, service, container, stack.probe, plan)))
         else:
             notes.append(f"the application is declared as Python, but the image has no python3 (at {service.app.path})")
     elif service.app is not None:
         notes.append(f"{service.app.language} applications are not probed yet (at {service.app.path})")
     if not probes and not notes:
-        notes.append("nothing to probe: no PostgreSQL server runs here and no application is declared (`app:`)")
+        notes.append(
+            "nothing to probe: no PostgreSQL, nginx or Redis server runs here and no application is declared (`app:`)"
+        )
     for what, run_probe in probes:
         try:
             more, said = run_probe()
@@ -217,7 +231,7 @@ def _postgresql(
             out.append(
                 observation(check_id, name, Outcome.PASSED, value=answer)
                 if ok
-                else observation(check_id, name, Outcome.FAILED, answer, error=answer)
+                else observation(check_id, name, Outcome.FAILED, answer)
             )
     if plan is not None:
         plan.tried = tried
@@ -231,26 +245,36 @@ def _postgresql(
 
 # python ---------------------------------------------------------------------------------
 def _python(
-    run: Runner, name: str, service: Service, containers: dict[str, str], probe: str | None, plan: Plan
+    run: Runner, name: str, service: Service, container: str, probe: str | None, plan: Plan
 ) -> tuple[list[Observation], str]:
     assert service.app is not None
-    found = python.parse(
-        _exec(run, containers[name], ["python3", "-c", python.SCRIPT], python.env(service.app.path), None)
-    )
+    found = python.parse(_exec(run, container, ["python3", "-c", python.SCRIPT], python.env(service.app.path), None))
     out = [inventory(f"{PREFIX}{name} python distributions", name, found.distributions)]
     for module, error in sorted(found.modules.items()):
         check_id = f"{PREFIX}{name} import {module}"
         if error:
-            last = error.strip().splitlines()[-1]
-            out.append(observation(check_id, name, Outcome.FAILED, last, error=error))
+            found_error = observation(check_id, name, Outcome.FAILED, error.strip().splitlines()[-1])
+            found_error.detail = error
+            out.append(found_error)
         else:
             out.append(observation(check_id, name, Outcome.PASSED))
+    for module, (where, there) in sorted(found.deferred.items()):
+        check_id = f"{PREFIX}{name} import {module} when it runs"
+        missing = f"No module named '{module}' (imported at {where}, when that code runs)"
+        out.append(
+            observation(check_id, name, Outcome.PASSED)
+            if there
+            else observation(check_id, name, Outcome.FAILED, missing)
+        )
     routes = {route: ",".join(info["methods"]) for route, info in found.routes.items()}
     if routes:
         out.append(inventory(f"{PREFIX}{name} flask routes", name, routes))
     port = service.app.port or next((int(p.split("/")[0]) for p in service.expose if p.split("/")[0].isdigit()), None)
-    gets = python.plain_gets(found)
-    said = f"Python {found.python}: {len(found.modules)} module(s) imported, {len(found.routes)} route(s)"
+    gets = python.gets(found)
+    said = (
+        f"Python {found.python}: {len(found.modules)} module(s) imported,"
+        f" {len(found.deferred)} module(s) that code imports when it runs looked up, {len(found.routes)} route(s)"
+    )
     if gets and port is None:
         said += "; its routes were not requested: give the port (`app: {port: …}` or `expose`)"
     elif gets and probe is None:
@@ -259,7 +283,7 @@ def _python(
         assert port is not None
         plan.port, plan.routes = port, gets
         out += _routes(run, name, plan, probe)
-        said += f", {len(gets)} requested (GET without parameters, on port {port})"
+        said += f", {len(gets)} requested (GET, numbers as 1, on port {port})"
     return out, said
 
 
@@ -284,16 +308,59 @@ def _routes(run: Runner, name: str, plan: Plan, probe: str | None) -> list[Obser
         return [observation(i, name, Outcome.ERROR, f"could not request: {err}") for i in checks]
     out = []
     for (check_id, check), answer in zip(checks.items(), answers, strict=True):
-        got = declarative.http_observation(check_id, check, answer)
+        got = declarative.http_observation(check_id, check, answer, fails_from=500)  # a 401 or 404 is an answer
         got.kind = Kind.DISCOVERED
         out.append(got)
     return out
 
 
+# nginx and redis -------------------------------------------------------------------------
+def _nginx(run: Runner, name: str, container: str) -> tuple[list[Observation], str]:
+    """`nginx -t` (its words compared: a refusal fails, a warning is a changed answer) and
+    the modules nginx was built with."""
+    result = run(container, bounded(["sh", "-c", servers.NGINX], PROBE_SECONDS), None, None, PROBE_SECONDS)
+    code, said, modules = servers.nginx(result.stdout)
+    refused = "" if code == 0 else (said.splitlines()[-1] if said else f"exit {code}")
+    test = observation(
+        f"{PREFIX}{name} nginx -t",
+        name,
+        Outcome.FAILED if refused else Outcome.PASSED,
+        refused,
+        exit_code=code,
+        stdout=said,
+        stderr="",
+    )
+    out = [test, inventory(f"{PREFIX}{name} nginx modules", name, modules)]
+    return out, f"nginx: its configuration tested (nginx -t), {len(modules)} modules built in"
+
+
+def _redis(run: Runner, name: str, container: str, service: Service, folder: Path) -> tuple[list[Observation], str]:
+    """The commands the server offers and the values of what the client's configuration
+    files set."""
+    directives = [d for item in service.config for d in servers.redis_directives((folder / item.file).read_text())]
+    env = {"LAB_REDIS_SETTINGS": " ".join(dict.fromkeys(directives))}
+    commands, settings, problems = servers.redis(_exec(run, container, ["sh", "-c", servers.REDIS], env, None))
+    if problems and not commands:
+        raise LabError(f"redis-cli: {problems[0]}")
+    out = [inventory(f"{PREFIX}{name} redis commands", name, commands)]
+    if directives:
+        out.append(inventory(f"{PREFIX}{name} redis settings of the client's configuration", name, settings))
+    said = f"Redis: {len(commands)} commands" + (
+        f", {len(settings)} settings of the client's configuration" if directives else ""
+    )
+    return out, said
+
+
 # mentions -------------------------------------------------------------------------------
-def _mentions(run: Runner, services: dict[str, Service], containers: dict[str, str], found: list[Observation]) -> None:
-    """Fill each inventory's `mentions` from the applications' folders of the copy."""
-    places = {containers[n]: [s.app.path] for n, s in services.items() if s.app is not None}
+def _mentions(run: Runner, stack: Stack, found: list[Observation]) -> None:
+    """Fill each inventory's `mentions` from the applications' folders and the client's
+    configuration files in the copy."""
+    places: dict[str, list[str]] = {}
+    for name, service in stack.services.items():
+        places.setdefault(stack.containers[name], []).extend(
+            ([service.app.path] if service.app is not None else []) + stack.configs.get(name, [])
+        )
+    places = {container: paths for container, paths in places.items() if paths}
     inventories = [o for o in found if o.mentions is not None and o.outcome == Outcome.PASSED]
     if not places or not inventories:
         return

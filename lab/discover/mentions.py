@@ -19,7 +19,7 @@ KIND_WORDS = frozenset({"view", "materialized", "function", "procedure", "trigge
 # grep prints file:line:word; awk keeps the first of each word per file.
 SCRIPT = r"""
 printf '%s\n' $(printenv | sed -n 's/^LAB_WORDS_[0-9]*=//p') | sort -u > /tmp/.lab-words
-grep -rIownFi -f /tmp/.lab-words -- "$@" 2>/dev/null | awk -F: '!seen[$1 FS tolower($NF)]++'
+grep -rHIownFi -f /tmp/.lab-words -- "$@" 2>/dev/null | awk -F: '!seen[$1 FS tolower($NF)]++'
 rm -f /tmp/.lab-words
 """
 

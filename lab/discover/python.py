@@ -1,7 +1,9 @@
 """A Python application on the copy's own interpreter: its distributions (an inventory),
 every module of the application's folder imported (an import error is the finding, with its
-traceback), and the routes of the Flask applications it defines (an inventory, and each GET
-route without parameters requested through the copy's probe by the caller).
+traceback), the modules its code imports only when a function runs (or behind a condition)
+looked up, and the routes of the Flask applications it defines (an inventory, and each GET
+route without parameters, or with numbers only, requested through the copy's probe by the
+caller).
 
 The script runs in the service's container as its own user, with the application's folder
 first on sys.path and its working directory there; each import is bounded by an alarm, so
@@ -18,19 +20,19 @@ IMPORT_SECONDS = 10
 SKIPPED_FOLDERS = ("__pycache__", "node_modules", "site-packages", "dist-packages", "venv", ".venv", "tests", "test")
 
 SCRIPT = r"""
-import importlib, importlib.metadata, io, json, os, signal, sys, traceback, warnings
+import ast, importlib, importlib.metadata, importlib.util, io, json, os, re, signal, sys, traceback, warnings
 
 root = os.environ["LAB_APP_PATH"]
 skipped = set(os.environ["LAB_SKIPPED"].split())
 NOT_MODULES = ("setup.py", "conftest.py", "manage.py")  # scripts run by hand, not imported
 seconds = int(os.environ["LAB_IMPORT_SECONDS"])
-out = {"python": sys.version.split()[0], "distributions": {}, "modules": {}, "routes": {}}
+out = {"python": sys.version.split()[0], "distributions": {}, "modules": {}, "routes": {}, "deferred": {}}
 for dist in importlib.metadata.distributions():
     name = (dist.metadata["Name"] or "").lower().replace("_", "-")
     if name:
         out["distributions"][name] = dist.version
 
-modules = []
+modules, files_of = [], {}
 for folder, dirs, files in os.walk(root):
     dirs[:] = sorted(d for d in dirs if d not in skipped and not d.startswith("."))
     rel = os.path.relpath(folder, root)
@@ -44,6 +46,59 @@ for folder, dirs, files in os.walk(root):
             dotted = ".".join(parts + ([] if stem == "__init__" else [stem]))
             if dotted and all(p.isidentifier() for p in dotted.split(".")):
                 modules.append(dotted)
+                files_of[dotted] = os.path.join(folder, name)
+
+# Imports that importing a module does not run (inside a function, or behind a condition),
+# unless an ImportError is expected there: where the code has them first.
+class Deferred(ast.NodeVisitor):
+    def __init__(self, path):
+        self.path, self.depth, self.guarded = path, 0, 0
+
+    def nested(self, node):
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_If = visit_With = nested
+
+    def visit_Try(self, node):
+        expects = any(
+            h.type is None or "ImportError" in ast.dump(h.type) or "ModuleNotFoundError" in ast.dump(h.type)
+            for h in node.handlers
+        )
+        self.guarded += expects
+        for item in node.body:
+            self.visit(item)
+        self.guarded -= expects
+        for item in node.handlers + node.orelse + node.finalbody:
+            self.visit(item)
+
+    def note(self, name, node):
+        if self.depth and not self.guarded and name and name.split(".")[0] not in own:
+            where = f"{os.path.relpath(self.path, root)}:{node.lineno}"
+            out["deferred"].setdefault(name.split(".")[0], where)
+
+    def visit_Import(self, node):
+        for alias in node.names:
+            self.note(alias.name, node)
+
+    def visit_ImportFrom(self, node):
+        if not node.level:
+            self.note(node.module, node)
+
+own = {m.split(".")[0] for m in modules}
+for dotted, path in files_of.items():
+    try:
+        with open(path, "rb") as source:
+            Deferred(path).visit(ast.parse(source.read(), path))
+    except (SyntaxError, ValueError, OSError):
+        pass  # the import below says what is wrong with the module
+for name in list(out["deferred"]):
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        found = False
+    out["deferred"][name] = [out["deferred"][name], found]
 
 def stop(signum, frame):
     raise TimeoutError(f"the import took more than {seconds} s")
@@ -73,15 +128,24 @@ for dotted in modules:
         signal.alarm(0)
         sys.stdout = real_stdout
     for attr, value in sorted(vars(module).items()):
-        url_map = getattr(value, "url_map", None)
-        if url_map is None or not hasattr(value, "view_functions") or getattr(value, "import_name", None) is None:
+        try:  # a proxy (flask.request) answers only inside a request: not an application
+            url_map = getattr(value, "url_map", None)
+            if url_map is None or not hasattr(value, "view_functions") or getattr(value, "import_name", None) is None:
+                continue
+        except Exception:
             continue
         for rule in url_map.iter_rules():
             if rule.endpoint == "static":
                 continue
             methods = sorted(m for m in (rule.methods or ()) if m not in ("HEAD", "OPTIONS"))
-            key = f"{rule.rule}"
-            out["routes"][key] = {"methods": methods, "parameters": sorted(rule.arguments), "app": f"{dotted}:{attr}"}
+            converters = getattr(rule, "_converters", {})
+            numbers = bool(converters) and all(type(c).__name__ == "IntegerConverter" for c in converters.values())
+            out["routes"][rule.rule] = {
+                "methods": methods,
+                "parameters": sorted(rule.arguments),
+                "app": f"{dotted}:{attr}",
+                "sample": re.sub(r"<int(?:\([^)]*\))?:\w+>", "1", rule.rule) if numbers else None,
+            }
 print(json.dumps(out))
 """
 
@@ -91,7 +155,8 @@ class Found:
     python: str = ""
     distributions: dict[str, str] = field(default_factory=dict)
     modules: dict[str, str] = field(default_factory=dict)  # dotted name -> "" or the import's traceback
-    routes: dict[str, dict[str, Any]] = field(default_factory=dict)  # "/api/x" -> methods, parameters, app
+    routes: dict[str, dict[str, Any]] = field(default_factory=dict)  # "/api/x" -> methods, parameters, app, sample
+    deferred: dict[str, tuple[str, bool]] = field(default_factory=dict)  # module -> (where, whether it is there)
 
 
 def env(path: str) -> dict[str, str]:
@@ -114,9 +179,15 @@ def parse(text: str) -> Found:
     if not lines:
         raise ValueError("no answer from the Python probe")
     data = json.loads(lines[-1])
-    return Found(data["python"], data["distributions"], data["modules"], data["routes"])
+    deferred = {name: (where, bool(there)) for name, (where, there) in data.get("deferred", {}).items()}
+    return Found(data["python"], data["distributions"], data["modules"], data["routes"], deferred)
 
 
-def plain_gets(found: Found) -> list[str]:
-    """The routes that a GET without parameters can request, in order."""
-    return sorted(r for r, info in found.routes.items() if "GET" in info["methods"] and not info["parameters"])
+def gets(found: Found) -> list[str]:
+    """The paths a GET can request: the routes without parameters, and those whose
+    parameters are all numbers with 1 for each (`/api/orders/<int:order_id>` → `/api/orders/1`)."""
+    paths = set()
+    for route, info in found.routes.items():
+        if "GET" in info["methods"] and (not info["parameters"] or info.get("sample")):
+            paths.add(info.get("sample") or route)
+    return sorted(paths)

@@ -10,7 +10,9 @@ containers through the Docker API (exec), never through host ports, so a remote 
 from __future__ import annotations
 
 import functools
+import io
 import os
+import tarfile
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -207,6 +209,40 @@ class Engine:
         if not self._call(self.client.api.put_archive, container, path, data):
             raise EngineError(f"the engine refused to unpack files into {container}:{path}")
 
+    def exists(self, container: str, path: str) -> bool:
+        """Whether a path is in a container (created or running): the first header of the
+        archive the engine streams, the rest left unread."""
+        try:
+            stream, _ = self.client.api.get_archive(container, path)
+        except docker.errors.NotFound:
+            return False
+        except requests.exceptions.ConnectionError as err:
+            raise EngineUnavailable(f"the Docker engine stopped answering ({_short(err)})") from err
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+            raise EngineError(f"the engine could not look at {container}:{path}: {_short(err)}") from None
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+        return True
+
+    def listing(self, container: str, folder: str) -> list[str]:
+        """The paths under `folder` in a container (created or running), from the headers of
+        the archive the engine streams; [] when there is no such folder."""
+        try:
+            stream, _ = self.client.api.get_archive(container, folder)
+        except docker.errors.NotFound:
+            return []
+        except requests.exceptions.ConnectionError as err:
+            raise EngineUnavailable(f"the Docker engine stopped answering ({_short(err)})") from err
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+            raise EngineError(f"the engine could not list {container}:{folder}: {_short(err)}") from None
+        parent = folder.rstrip("/").rsplit("/", 1)[0]
+        try:
+            with tarfile.open(fileobj=_Chunks(stream), mode="r|") as tar:
+                return [f"{parent}/{entry.name}".replace("//", "/") for entry in tar]
+        except (tarfile.TarError, OSError) as err:
+            raise EngineError(f"the engine's listing of {container}:{folder} could not be read: {err}") from None
+
     def attach(self, container: str, argv: list[str], user: str | None = None) -> tuple[RawStream, str]:
         """Start `argv` with its stdin, stdout and stderr on a stream; returns the stream and
         the exec id (for its exit code)."""
@@ -324,3 +360,23 @@ def _build_failure(tag: str, log: list[str], keep: int = 25) -> str:
     start = steps[-1] if steps else 0
     tail = [line for line in log[start:] if line.strip()][-keep:]
     return f"building image {tag} failed:\n    " + "\n    ".join(tail)
+
+
+class _Chunks(io.RawIOBase):
+    """The chunks the SDK yields (an archive it streams), read as a file."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self.chunks = iter(chunks)
+        self.left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self.left:
+            self.left = next(self.chunks, b"")
+            if not self.left:
+                return 0
+        size = min(len(buffer), len(self.left))
+        buffer[:size], self.left = self.left[:size], self.left[size:]
+        return size

@@ -92,9 +92,11 @@ def _discover(
     the first observation handed over (with what discovery said per service kept with the
     copy) as soon as it is done; with `again`, the second one, as long after it as the other
     checks' second observation is after theirs, returned."""
-    services = ctx.scenario.discovered(work.variant)
+    stack = discover.Stack(
+        ctx.scenario.discovered(work.variant), work.containers, probe, ctx.scenario.folder, work.copy.configs
+    )
     try:
-        found = discover.observe(work.engine, services, work.containers, probe, ctx.token, work.is_baseline)
+        found = discover.observe(work.engine, stack, ctx.token, work.is_baseline)
     except BaseException as err:
         first.set_exception(err)
         raise
@@ -104,7 +106,7 @@ def _discover(
         return []
     if ctx.token.wait(SECOND_PASS_GAP):
         ctx.token.check()
-    return discover.observe(work.engine, services, work.containers, probe, ctx.token, before=found).observations
+    return discover.observe(work.engine, stack, ctx.token, before=found).observations
 
 
 def _recorded_again(ctx: RunContext, work: CopyWork, recorded: list[Observation]) -> list[Observation]:

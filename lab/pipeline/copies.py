@@ -20,7 +20,7 @@ from lab.cancel import POLL
 from lab.checks import testfiles
 from lab.compare import verdicts
 from lab.errors import EngineUnavailable, Interrupted, LabError, Stopped
-from lab.pipeline import check, rehearse, restore, stage
+from lab.pipeline import check, configs, rehearse, restore, stage
 from lab.pipeline.context import CopyWork, RunContext
 from lab.results import ServiceInfo
 from lab.scenario import TWIN, Variant, start_order
@@ -108,6 +108,8 @@ def staged(ctx: RunContext, work: CopyWork) -> bool:
                 spec = stage.container_spec(work.names, ctx.scenario.name, variant.name, service, svc, image)
                 work.engine.create(spec)
                 restore.place_files(ctx, work, service)
+                if svc.config:
+                    copy.configs[service] = configs.place(work.engine, spec.name, svc.config, ctx.scenario.folder)
                 work.engine.begin(spec.name)
             stage.wait_ready(
                 work.engine,
@@ -124,7 +126,10 @@ def staged(ctx: RunContext, work: CopyWork) -> bool:
     except (Stopped, EngineUnavailable):
         raise
     except LabError as err:
-        copy.error = str(err)
+        copy.error = str(err) + "".join(
+            f"\n  {service} was started with the client's configuration: {', '.join(paths)}"
+            for service, paths in copy.configs.items()
+        )
         copy.seconds["start_ready"] = round(ctx.clock() - start, 3)
         ctx.log(f"{variant.name}: did not start — {str(err).splitlines()[0]}")
         return False

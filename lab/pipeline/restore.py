@@ -17,7 +17,7 @@ import io
 import shlex
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -71,14 +71,19 @@ def place(engine: EngineLike, container: str, item: Artefact) -> RestoreRecord:
                 engine.put_archive(container, target, source)
             else:
                 where = PurePosixPath(target)
-                engine.put_archive(container, str(where.parent), _tar_of(source, where.name, item.path))
+                engine.put_archive(container, str(where.parent), tar_of(source, where.name, item.path))
     except (LabError, OSError) as err:
         return _record(item, start, False, f"could not place {item.path.name} at {target}: {err}")
     return _record(item, start, True, f"placed at {target}")
 
 
-def _tar_of(source: io.BufferedReader, name: str, path: Path) -> Iterator[bytes]:
-    """A one-file tar archive, produced while it is sent (the file is not read into memory)."""
+def tar_of(source: io.BufferedReader, name: str, path: Path, folders: Sequence[str] = ()) -> Iterator[bytes]:
+    """A one-file tar archive, produced while it is sent (the file is not read into memory),
+    after the `folders` it creates on its way (`name` is then a path within them)."""
+    for folder in folders:
+        made = tarfile.TarInfo(folder)
+        made.type, made.mode, made.mtime = tarfile.DIRTYPE, 0o755, int(path.stat().st_mtime)
+        yield made.tobuf(format=tarfile.GNU_FORMAT)
     info = tarfile.TarInfo(name)
     info.size = path.stat().st_size
     info.mode = 0o644

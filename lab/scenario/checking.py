@@ -44,7 +44,7 @@ def check_stack(
     """What a variant's resolved stack must satisfy: something to run, known
     dependencies without cycles, build folders and Dockerfiles that exist."""
 
-    def at(name: str, *rest: str) -> yamlpos.KeyPath:
+    def at(name: str, *rest: str | int) -> yamlpos.KeyPath:
         # The problem is the override's when the variant sets that key, else the stack's.
         own = where + ("services", name) + rest[:1]
         return own + rest[1:] if report.positions.has(own) else ("services", name) + rest
@@ -55,6 +55,11 @@ def check_stack(
         for dep in service.depends_on:
             if dep not in names:
                 report.add(at(name, "depends_on"), f"unknown service '{dep}'{did_you_mean(dep, names)}")
+        for index, item in enumerate(service.config):
+            if not (folder / item.file).is_file():
+                report.add(
+                    at(name, "config", index, "file"), f"configuration file not found: {shown(folder / item.file)}"
+                )
         if service.build is not None:
             context = folder / service.build.context
             dockerfile = context / service.build.dockerfile

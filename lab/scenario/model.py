@@ -65,6 +65,16 @@ class App(Model):
     port: int | None = Field(default=None, ge=1, le=65535)  # where it answers HTTP; default: the first `expose`
 
 
+class ConfigFile(Model):
+    """One of the client's configuration files, placed into the service's container before
+    it starts. `path` is where it goes: a file's path, or a folder (ending in "/") to put
+    it in under its own name; `*` and `?` stand for what differs between versions
+    (`/etc/postgresql/*/main/conf.d/`) and must match exactly one path in the image."""
+
+    file: str
+    path: str = Field(pattern=r"^/")
+
+
 class Service(Model):
     """One service of the client's stack, in Compose's words."""
 
@@ -81,6 +91,7 @@ class Service(Model):
     expose: StrList = []
     resources: Resources = Resources()
     app: App | None = None
+    config: list[ConfigFile] = []  # the client's own configuration files (lab.pipeline.configs)
     discover: bool | None = None  # this service's discovery probes on or off; default: the scenario's `discover`
 
     @field_validator("volumes")

@@ -15,12 +15,21 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lab.engine.types import RUN
 from tests.conftest import ROOT
-from tests.integration.conftest import background_pilot, docker_api, invoke, leftovers, scenario_path, until
+from tests.integration.conftest import (
+    Finished,
+    background_pilot,
+    docker_api,
+    invoke,
+    leftovers,
+    scenario_path,
+    until,
+)
 from tests.integration.test_signals import building
 
 pytestmark = pytest.mark.docker
@@ -175,13 +184,21 @@ def test_demo_pilot_finds_the_real_regressions(pilot):
     assert "Dumped from" not in dump["diff"]  # the scenario's ignore rule
 
 
-def test_demo_discover_finds_with_the_labs_own_probes_alone_what_the_hand_written_checks_find(pilot):
-    """demo-discover has no hand-written check: only `discover: true`."""
-    done = pilot("demo-discover")
+def findings(done: Finished) -> tuple[dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]:
+    """A pilot that ends with findings (exit 1): its results, the regressions of its one
+    candidate (id → message) and its changed answers (id → comparison)."""
     assert done.code == 1, done.stdout + done.stderr
     results = json.loads((done.run_dir / "results.json").read_text())
     (cand,) = results["candidates"]
-    changed = {o["id"]: o for o in cand["outputs"] if o["changed"]}
+    regressions = {c["id"]: c["message"] for c in cand["comparisons"] if c["status"] == "regression"}
+    return results, regressions, {o["id"]: o for o in cand["outputs"] if o["changed"]}
+
+
+def test_demo_discover_finds_with_the_labs_own_probes_alone_what_the_hand_written_checks_find(pilot):
+    """demo-discover has no hand-written check: only `discover: true`."""
+    done = pilot("demo-discover")
+    results, regressions, changed = findings(done)
+    (cand,) = results["candidates"]
     # PostgreSQL 17 moved the checkpoint counters, and the firm's nightly job reads them
     columns = changed["discover:db postgresql system view columns"]
     assert columns["triage"] == "breaking"
@@ -201,17 +218,83 @@ def test_demo_discover_finds_with_the_labs_own_probes_alone_what_the_hand_writte
         "discover:db postgresql extensions available",
         "discover:app python distributions",
         "discover:app GET /api/invoices",
+        "discover:app GET /api/invoices/1",
         "discover:app GET /api/status",
     }
-    assert [c["id"] for c in cand["comparisons"] if c["status"] != "passed"] == []
+    assert regressions == {} and [c["id"] for c in cand["comparisons"] if c["status"] != "passed"] == []
     baseline = next(c for c in results["copies"] if c["variant"] == "baseline")
     assert baseline["discovered"]["app"] == [
-        "Python 3.11.2: 2 module(s) imported, 5 route(s), 4 requested (GET without parameters, on port 8000)"
+        "Python 3.11.2: 2 module(s) imported, 0 module(s) that code imports when it runs looked up, 5 route(s),"
+        " 5 requested (GET, numbers as 1, on port 8000)"
     ]
     assert baseline["discovered"]["db"][0].startswith("PostgreSQL: 2 database(s)")
     report = (done.run_dir / "report.md").read_text()
     section = report[report.index("## Discovered: what the stack itself says") : report.index("## Lab time")]
     assert "`discover:app GET /api/invoices` — **breaking**" in section
+
+
+def test_webshop_discover_finds_with_its_configuration_carried_over_what_the_hand_written_checks_find(pilot):
+    """webshop-discover has no hand-written check: `discover: true` and the shop's
+    production configuration files (nginx's site, Redis's settings, the munin plugin)."""
+    done = pilot("webshop-discover")
+    results, regressions, changed = findings(done)
+    # the image upload imports imghdr only when it runs, and Python 3.13 removed it
+    imghdr = "No module named 'imghdr' (imported at shop.py:110, when that code runs)"
+    assert regressions == {"discover:app import imghdr when it runs": imghdr}
+    # the hosting provider's munin plugin reads counters that PostgreSQL 17 moved
+    columns = changed["discover:db postgresql system view columns"]
+    assert columns["triage"] == "breaking"
+    assert "pg_stat_bgwriter.checkpoints_timed (/etc/munin/plugins/postgres_checkpoints:" in columns["why"]
+    # the accounting export's dates, through a route with a number
+    assert changed["discover:app GET /api/orders/1"]["triage"] == "breaking"
+    # Redis 8 and nginx 1.26 only add: harmless; nginx still takes the shop's site
+    assert changed["discover:cache redis commands"]["triage"] == "harmless"
+    assert changed["discover:proxy nginx modules"]["triage"] == "harmless"
+    baseline = next(c for c in results["copies"] if c["variant"] == "baseline")
+    nginx_t = next(o for o in baseline["observations"][0] if o["id"] == "discover:proxy nginx -t")
+    assert nginx_t["outcome"] == "passed" and "test is successful" in nginx_t["output"]["stdout"]
+    assert baseline["configs"] == {
+        "db": ["/etc/munin/plugins/postgres_checkpoints"],
+        "cache": ["/etc/redis/shop.conf"],
+        "proxy": ["/etc/nginx/conf.d/shop.conf"],
+    }
+    settings = next(o for o in baseline["observations"][0] if o["id"].startswith("discover:cache redis settings"))
+    assert settings["output"]["value"]["maxmemory-policy"] == "allkeys-lru"
+    # nothing else: every other discovered answer is the same, or only grew
+    assert set(changed) == {
+        "discover:db postgresql system view columns",
+        "discover:db postgresql extensions available",
+        "discover:app python distributions",
+        "discover:app GET /api/orders/1",
+        "discover:cache redis commands",
+        "discover:proxy nginx modules",
+    }
+
+
+def test_a_setting_the_candidate_removed_stops_it_in_the_servers_own_words(pilot):
+    """The client's PostgreSQL tuning, carried over into Debian's own cluster layout (a path
+    with `*` for the version), has a setting that PostgreSQL 17 no longer knows."""
+    done = pilot(scenario_path("config-refused"))
+    assert done.code == 1, done.stdout + done.stderr
+    results = json.loads((done.run_dir / "results.json").read_text())
+    copies = {c["variant"]: c for c in results["copies"]}
+    assert copies["baseline"]["configs"] == {"db": ["/etc/postgresql/15/main/conf.d/tuning.conf"]}
+    refused = copies["debian13"]
+    assert refused["configs"] == {"db": ["/etc/postgresql/17/main/conf.d/tuning.conf"]}
+    assert not refused["ready"]
+    assert (
+        'unrecognized configuration parameter "old_snapshot_threshold" in file'
+        ' "/etc/postgresql/17/main/conf.d/tuning.conf" line 4' in refused["error"]
+    )
+    assert (
+        "db was started with the client's configuration: /etc/postgresql/17/main/conf.d/tuning.conf" in refused["error"]
+    )
+    assert results["verdict"] == "FAIL" and "the candidate copy did not start" in results["reason"]
+    # the baseline took it: its settings say so (psql as Debian's postgres user, peer authentication)
+    baseline = {o["id"]: o for o in copies["baseline"]["observations"][0]}
+    assert baseline["discover:db postgresql settings"]["output"]["value"]["work_mem"] == "8192"
+    report = (done.run_dir / "report.md").read_text()
+    assert "old_snapshot_threshold" in report
 
 
 def test_engine_task_is_idempotent():
@@ -459,11 +542,7 @@ def test_webshop_reports_the_real_incompatibilities(pilot):
 def test_webshop_replay_finds_with_recorded_traffic_alone_what_the_hand_written_checks_find(pilot):
     """webshop-replay has no hand-written check: only the shop's recorded traffic."""
     done = pilot("webshop-replay")
-    assert done.code == 1, done.stdout + done.stderr
-    results = json.loads((done.run_dir / "results.json").read_text())
-    (cand,) = results["candidates"]
-    regressions = {c["id"]: c["message"] for c in cand["comparisons"] if c["status"] == "regression"}
-    changed = {o["id"]: o for o in cand["outputs"] if o["changed"]}
+    results, regressions, changed = findings(done)
     # 1. monitoring: PostgreSQL 17 moved the checkpoint counters (the munin plugin's query)
     assert (
         regressions["replay:sql SELECT … FROM pg_stat_bgwriter"] == 'ERROR: column "checkpoints_timed" does not exist'

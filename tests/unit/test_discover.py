@@ -11,7 +11,7 @@ import pytest
 
 from lab import discover
 from lab.compare import verdicts
-from lab.discover import mentions, postgresql, python
+from lab.discover import mentions, postgresql, python, servers
 from lab.engine.types import ExecResult
 from lab.results import CopyResult, Kind, Observation, Outcome, Status, Triage
 from lab.scenario.model import Service
@@ -105,23 +105,27 @@ def test_python_imports_routes_and_distributions_are_read(version, forms):
     assert found.modules["waits"].endswith("TimeoutError: the import took more than 1 s")
     assert "tests.test_x" not in found.modules  # tests are not the application
     assert found.routes["/orders"]["methods"] == ["POST"]
-    assert python.plain_gets(found) == ["/"]
+    assert python.gets(found) == ["/", "/items/1"]  # a route with a number gets 1
     assert "flask" in found.distributions
+    # imghdr is imported only when the upload runs, and Python 3.13 removed it; ujson is
+    # imported under `except ImportError` (optional by design) and not looked for
+    assert found.deferred == {"imghdr": ("shop/views.py:19", version == "3.11")}
 
 
 def test_python_observations_and_route_requests():
     run = Replayed(
         {
             "importlib": recorded("python-3.13.json"),
-            "http-probe": '{"status": 200, "headers": {}, '
-            '"body": "ok", "binary": false, "seconds": [0.01], "error": null}',
+            "http-probe": '{"status": 200, "headers": {}, "body": "ok", "binary": false, "seconds": [0.01],'
+            ' "error": null}\n{"status": 404, "headers": {}, "body": "no", "binary": false, "seconds": [0.01],'
+            ' "error": null}\n',
         }
     )
     service = Service.model_validate(
         {"image": "x", "expose": ["8000"], "app": {"path": "/tmp/pyapp", "language": "python"}}
     )
     plan = discover.Plan()
-    found, said = discover._python(run, "app", service, {"app": "c-app"}, "c-probe", plan)
+    found, said = discover._python(run, "app", service, "c-app", "c-probe", plan)
     by_id = {o.id: o for o in found}
     assert by_id["discover:app import shop.forms"].outcome == Outcome.FAILED
     assert by_id["discover:app import shop.forms"].message == "ModuleNotFoundError: No module named 'cgi'"
@@ -130,20 +134,28 @@ def test_python_observations_and_route_requests():
         "/": "GET",
         "/items/<int:n>": "GET",
         "/orders": "POST",
+        "/upload": "POST",
     }
     route = by_id["discover:app GET /"]
     assert route.kind == Kind.DISCOVERED and route.output["status"] == 200
     assert run.calls[-1][0] == "c-probe"
-    assert "1 requested (GET without parameters, on port 8000)" in said
-    assert (plan.port, plan.routes) == (8000, ["/"])  # what a second observation requests again
+    assert by_id["discover:app GET /items/1"].outcome == Outcome.PASSED  # a 404 is an answer, compared
+    assert by_id["discover:app GET /items/1"].output["status"] == 404
+    assert "Traceback" in by_id["discover:app import shop.forms"].detail  # the evidence
+    assert "2 requested (GET, numbers as 1, on port 8000)" in said
+    assert (plan.port, plan.routes) == (8000, ["/", "/items/1"])  # what a second observation requests again
+    deferred = by_id["discover:app import imghdr when it runs"]
+    assert deferred.outcome == Outcome.FAILED
+    assert deferred.message == "No module named 'imghdr' (imported at shop/views.py:19, when that code runs)"
 
 
 def test_a_service_without_anything_to_probe_says_so_once():
     run = Replayed({})
-    found, notes, plan = discover._service(run, "cache", Service(image="redis"), {"cache": "c-cache"}, None)
+    stack = discover.Stack({"cache": Service(image="redis")}, {"cache": "c-cache"}, None)
+    found, notes, plan = discover._service(run, "cache", stack)
     assert plan == discover.Plan()
     assert found == [] and notes == [
-        "nothing to probe: no PostgreSQL server runs here and no application is declared (`app:`)"
+        "nothing to probe: no PostgreSQL, nginx or Redis server runs here and no application is declared (`app:`)"
     ]
 
 
@@ -198,3 +210,61 @@ def test_an_import_that_fails_on_the_candidate_only_is_a_regression():
     verdict = judged(ok, broken)
     assert [c.status for c in verdict.comparisons] == [Status.REGRESSION]
     assert verdict.comparisons[0].message == "ModuleNotFoundError: No module named 'cgi'"
+
+
+@pytest.mark.parametrize(("version", "v3"), [("1.22", False), ("1.26", True)])
+def test_nginx_test_and_modules_are_read(version, v3):
+    code, said, modules = servers.nginx(recorded(f"nginx-{version}.txt"))
+    assert code == 0 and said.endswith("nginx: configuration file /etc/nginx/nginx.conf test is successful")
+    assert "http_ssl_module" in modules and ("http_v3_module" in modules) == v3
+
+
+def test_nginx_refusing_its_configuration_is_a_failure_in_its_own_words():
+    refused = (
+        '@@lab-server test\nnginx: [emerg] unknown directive "http3" in /etc/nginx/conf.d/shop.conf:4\n'
+        "nginx: configuration file /etc/nginx/nginx.conf test failed\n@@lab-server exit 1\n@@lab-server modules\n"
+    )
+    (test, modules), said = discover._nginx(Replayed({"nginx -t": refused}), "proxy", "c-proxy")
+    assert test.outcome == Outcome.FAILED and test.message.endswith("test failed")
+    assert test.output["exit_code"] == 1 and 'unknown directive "http3"' in test.output["stdout"]
+    assert modules.output == {"value": {}} and said.startswith("nginx:")
+
+
+@pytest.mark.parametrize("version", ["7.0", "8.0"])
+def test_redis_commands_and_the_clients_settings_are_read(version):
+    commands, settings, problems = servers.redis(recorded(f"redis-{version}.txt"))
+    assert not problems
+    assert {"get", "hgetall", "latency|history"} <= set(commands)
+    assert ("vadd" in commands) == (version == "8.0")  # vector sets came with Redis 8
+    assert settings["maxmemory"] == "134217728" and settings["maxmemory-policy"] == "allkeys-lru"
+    assert settings["save"] == "900 1"
+
+
+def test_redis_settings_are_those_the_clients_files_set(tmp_path):
+    (tmp_path / "redis.conf").write_text("maxmemory 128mb\nsave 900 1\n")
+    service = Service.model_validate({"image": "redis", "config": [{"file": "redis.conf", "path": "/etc/redis/"}]})
+    run = Replayed({"COMMAND LIST": recorded("redis-8.0.txt")})
+    found, said = discover._redis(run, "cache", "c-cache", service, tmp_path)
+    assert [o.id for o in found] == [
+        "discover:cache redis commands",
+        "discover:cache redis settings of the client's configuration",
+    ]
+    assert said == "Redis: 394 commands, 9 settings of the client's configuration"
+
+
+def test_a_second_observation_asks_only_what_may_vary(monkeypatch):
+    answer = '{"status": 200, "headers": {}, "body": "ok", "binary": false, "seconds": [0.01], "error": null}\n'
+    run = Replayed({"http-probe": answer, "@@lab-pg": recorded("postgresql-17.txt")})
+    run.close = lambda: None  # type: ignore[attr-defined]
+    monkeypatch.setattr(discover, "ShellPool", lambda engine, token: run)
+    stack = discover.Stack(
+        {"app": Service(image="x"), "db": Service(image="y")}, {"app": "c-app", "db": "c-db"}, "c-probe"
+    )
+    plans = {"app": discover.Plan(port=8000, routes=["/"]), "db": discover.Plan(postgresql="", tried=6)}
+    again = discover.observe(None, stack, None, before=discover.Discovery(plans=plans))  # type: ignore[arg-type]
+    ids = sorted(o.id for o in again.observations)
+    assert "discover:app GET /" in ids and "discover:db invoices: function public.open_total()" in ids
+    assert not any("system view columns" in i or "distributions" in i for i in ids)  # inventories: once
+    assert sorted(c[0] for c in run.calls) == ["c-db", "c-probe"]  # no detection, no Python, no grep
+    pg = next(c for c in run.calls if c[0] == "c-db")
+    assert pg[2] is None  # as the container's own user

@@ -45,7 +45,7 @@ def test_load_commands(tmp_path):
 def test_tar_stream_holds_the_file_as_it_is(tmp_path):
     item = artefact(tmp_path, b"REDIS0011" + bytes(range(256)) * 10, fmt="redis-rdb")
     with item.path.open("rb") as source:
-        stream = b"".join(restore._tar_of(source, "dump.rdb", item.path))
+        stream = b"".join(restore.tar_of(source, "dump.rdb", item.path))
     with tarfile.open(fileobj=io.BytesIO(stream)) as tar:
         (member,) = tar.getmembers()
         assert member.name == "dump.rdb" and member.mode == 0o644

@@ -278,3 +278,31 @@ def test_redactor_replaces_every_value():
 
     redact = Redactor({"a": "token-1234", "b": "token-1234-long"})
     assert redact("x token-1234-long y token-1234") == "x [secret:b] y [secret:a]"
+
+
+def test_a_configuration_file_that_is_not_there_is_named_with_its_line(write_scenario):
+    text = VALID.replace(
+        "    command: sleep infinity\n",
+        "    command: sleep infinity\n    config:\n      - {file: conf/app.ini, path: /etc/app/}\n",
+    )
+    found = problems(write_scenario, text)
+    line = text.lstrip().splitlines().index("      - {file: conf/app.ini, path: /etc/app/}") + 1
+    assert any(
+        f"scenario.yml:{line}: services.app.config.0.file: configuration file not found: " in p and "conf/app.ini" in p
+        for p in found
+    ), found
+    found = problems(write_scenario, text.replace("path: /etc/app/", "path: etc/app/"), name="other")
+    assert any("services.app.config.0.path: " in p for p in found), found
+
+
+def test_discovery_alone_is_something_to_compare(write_scenario):
+    text = VALID[: VALID.index("checks:")] + "discover: true\n"
+    folder = write_scenario(text, FILES)
+    loaded = scenario.load(str(folder))
+    assert loaded.discover and set(loaded.discovered(loaded.baseline)) == {"db", "app"}
+    off = write_scenario(
+        text.replace("    command: sleep infinity\n", "    command: sleep infinity\n    discover: false\n"),
+        FILES,
+        name="off",
+    )
+    assert set(scenario.load(str(off)).discovered(scenario.load(str(off)).baseline)) == {"db"}

@@ -1,0 +1,68 @@
+"""The client's own configuration files (a service's `config:`), placed into its container
+after it is created and before it starts, as production has them: a service that refuses
+them does not start, and its log says why in the server's own words.
+
+A path with `*` or `?` is matched in the created container (the engine lists the folder
+above the first pattern): `/etc/postgresql/*/main/conf.d/` is `/etc/postgresql/17/main/conf.d/`
+on Debian 13. It must match exactly one path. Folders on the way that the image does not
+have are made (0755, root's); folders it has are left as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+from lab.engine.types import EngineLike
+from lab.errors import LabError
+from lab.pipeline.restore import tar_of
+from lab.scenario.model import ConfigFile
+
+PATTERN = re.compile(r"[*?\[]")
+
+
+def place(engine: EngineLike, container: str, items: list[ConfigFile], folder: Path) -> list[str]:
+    """Put each file at its path; the paths where they went. LabError names the file."""
+    placed = []
+    for item in items:
+        source = folder / item.file
+        path = item.path.rstrip("/")
+        try:
+            where = PurePosixPath(resolve(engine, container, path) if PATTERN.search(path) else path)
+            target = where / source.name if item.path.endswith("/") else where
+            top = target.parent
+            while top != top.parent and not engine.exists(
+                container, str(top)
+            ):  # folders it needs are made, no other touched
+                top = top.parent
+            made = [str(f.relative_to(top)) for f in reversed(target.parents) if f.is_relative_to(top) and f != top]
+            with source.open("rb") as stream:
+                engine.put_archive(container, str(top), tar_of(stream, str(target.relative_to(top)), source, made))
+        except (LabError, OSError) as err:
+            raise LabError(f"the configuration file {item.file} could not be placed at {item.path}: {err}") from None
+        placed.append(str(target))
+    return placed
+
+
+def resolve(engine: EngineLike, container: str, pattern: str) -> str:
+    """The one path in the container that `pattern` matches (`*` and `?` within one part)."""
+    parts = PurePosixPath(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if PATTERN.search(part))
+    top = str(PurePosixPath(*parts[:fixed]))
+    found = sorted({path.rstrip("/") for path in engine.listing(container, top) if matches(path.rstrip("/"), pattern)})
+    if len(found) != 1:
+        what = "nothing" if not found else f"{len(found)} paths ({', '.join(found[:5])})"
+        raise LabError(f"{pattern} matches {what} in the image: give the path of this version (a per-copy value)")
+    return found[0]
+
+
+def matches(path: str, pattern: str) -> bool:
+    """Whether `path` is `pattern`, part for part.
+
+    >>> matches("/etc/postgresql/17/main/conf.d", "/etc/postgresql/*/main/conf.d")
+    True
+    >>> matches("/etc/postgresql/17/main/conf.d/x", "/etc/postgresql/*/main/conf.d")
+    False
+    """
+    a, b = PurePosixPath(path).parts, PurePosixPath(pattern).parts
+    return len(a) == len(b) and PurePosixPath(path).match(pattern)

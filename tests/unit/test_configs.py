@@ -1,0 +1,83 @@
+"""lab/pipeline/configs.py: the client's configuration files placed into a created
+container, a path with `*` matched in the image (no Docker: an engine stand-in that lists
+and keeps what it is given)."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+
+from lab.errors import LabError
+from lab.pipeline import configs
+from lab.scenario.model import ConfigFile
+
+IMAGE = [
+    "/etc/",
+    "/etc/redis/",
+    "/etc/postgresql/",
+    "/etc/postgresql/17/",
+    "/etc/postgresql/17/main/",
+    "/etc/postgresql/17/main/conf.d/",
+    "/etc/postgresql/17/main/postgresql.conf",
+]
+
+
+class Engine:
+    def __init__(self, files: list[str]):
+        self.files = files
+        self.placed: dict[str, bytes] = {}
+
+    def listing(self, container: str, folder: str) -> list[str]:
+        return [f for f in self.files if f.startswith(folder.rstrip("/") + "/")]
+
+    def exists(self, container: str, path: str) -> bool:
+        return any(f.rstrip("/") == path or f.startswith(path + "/") for f in self.files)
+
+    def put_archive(self, container: str, path: str, data) -> None:
+        with tarfile.open(fileobj=io.BytesIO(b"".join(data)), mode="r:") as tar:
+            for member in tar:
+                name = f"{path.rstrip('/')}/{member.name}"
+                self.placed[name] = tar.extractfile(member).read() if member.isfile() else b"<folder>"  # type: ignore[union-attr]
+
+
+def test_a_file_goes_into_the_one_folder_its_pattern_matches(tmp_path):
+    (tmp_path / "tuning.conf").write_text("work_mem = 8MB\n")
+    engine = Engine(IMAGE)
+    items = [
+        ConfigFile(file="tuning.conf", path="/etc/postgresql/*/main/conf.d/"),
+        ConfigFile(file="tuning.conf", path="/etc/redis/shop.conf"),
+    ]
+    placed = configs.place(engine, "c-db", items, tmp_path)  # type: ignore[arg-type]
+    assert placed == ["/etc/postgresql/17/main/conf.d/tuning.conf", "/etc/redis/shop.conf"]
+    assert engine.placed["/etc/postgresql/17/main/conf.d/tuning.conf"] == b"work_mem = 8MB\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "said"),
+    [
+        ([], "matches nothing in the image"),
+        (IMAGE + ["/etc/postgresql/15/main/conf.d/"], "matches 2 paths (/etc/postgresql/15/main/conf.d,"),
+    ],
+)
+def test_a_pattern_that_matches_no_path_or_several_is_a_clear_error(tmp_path, files, said):
+    (tmp_path / "tuning.conf").write_text("")
+    with pytest.raises(LabError) as caught:
+        configs.place(
+            Engine(files), "c", [ConfigFile(file="tuning.conf", path="/etc/postgresql/*/main/conf.d/")], tmp_path
+        )  # type: ignore[arg-type]
+    assert str(caught.value).startswith("the configuration file tuning.conf could not be placed at /etc/postgresql/*/")
+    assert said in str(caught.value) and "give the path of this version" in str(caught.value)
+
+
+def test_folders_the_image_lacks_are_made_and_no_other_is_touched(tmp_path):
+    (tmp_path / "postgres_checkpoints").write_text("#!/bin/sh\n")
+    engine = Engine(IMAGE)
+    item = ConfigFile(file="postgres_checkpoints", path="/etc/munin/plugins/")
+    assert configs.place(engine, "c-db", [item], tmp_path) == ["/etc/munin/plugins/postgres_checkpoints"]  # type: ignore[arg-type]
+    assert engine.placed == {
+        "/etc/munin": b"<folder>",
+        "/etc/munin/plugins": b"<folder>",
+        "/etc/munin/plugins/postgres_checkpoints": b"#!/bin/sh\n",
+    }

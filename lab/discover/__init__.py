@@ -30,7 +30,7 @@ from typing import Any
 from lab.cancel import Token
 from lab.checks import declarative
 from lab.checks.commands import Runner, bounded, timed_out
-from lab.discover import mentions, postgresql, python, servers
+from lab.discover import mariadb, mentions, postgresql, python, servers
 from lab.engine.session import ShellPool
 from lab.engine.types import EngineLike
 from lab.errors import LabError, Stopped
@@ -53,6 +53,7 @@ done
 [ "$(id -un 2>/dev/null)" != postgres ] && id -u postgres >/dev/null 2>&1 && echo os-user-postgres
 command -v python3 >/dev/null && echo python3
 command -v nginx >/dev/null && echo nginx
+{ mariadb-admin ping || mysqladmin ping; } 2>/dev/null | grep -q alive && echo mariadb
 command -v redis-cli >/dev/null && [ "$(redis-cli ping 2>/dev/null)" = PONG ] && echo redis
 exit 0
 """
@@ -156,6 +157,8 @@ def _service(run: Runner, name: str, stack: Stack) -> tuple[list[Observation], l
     if "postgresql" in has:
         plan.postgresql = "postgres" if "os-user-postgres" in has else ""
         probes.append(("PostgreSQL", lambda: _postgresql(run, name, container, plan.postgresql, plan=plan)))
+    if "mariadb" in has:
+        probes.append(("MariaDB", lambda: _mariadb(run, name, container, service)))
     if "nginx" in has:
         probes.append(("nginx", lambda: _nginx(run, name, container)))
     if "redis" in has:
@@ -169,7 +172,8 @@ def _service(run: Runner, name: str, stack: Stack) -> tuple[list[Observation], l
         notes.append(f"{service.app.language} applications are not probed yet (at {service.app.path})")
     if not probes and not notes:
         notes.append(
-            "nothing to probe: no PostgreSQL, nginx or Redis server runs here and no application is declared (`app:`)"
+            "nothing to probe: no PostgreSQL, MariaDB, nginx or Redis server runs here"
+            " and no application is declared (`app:`)"
         )
     for what, run_probe in probes:
         try:
@@ -312,6 +316,47 @@ def _routes(run: Runner, name: str, plan: Plan, probe: str | None) -> list[Obser
         got.kind = Kind.DISCOVERED
         out.append(got)
     return out
+
+
+# mariadb ----------------------------------------------------------------------------------
+MARIADB_INVENTORIES = {"setting": "settings", "plugin": "plugins", "collation": "collations", "database": "databases"}
+ROOT_PASSWORDS = ("MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD")
+
+
+def _mariadb(run: Runner, name: str, container: str, service: Service) -> tuple[list[Observation], str]:
+    """The server's inventories, the tables whose collation is not the server's default,
+    the client's objects, and each view and function without parameters tried. As root
+    (Debian's MariaDB lets the OS user root in), with the root password of the service's
+    environment where it has one."""
+    password = next((service.environment[k] for k in ROOT_PASSWORDS if service.environment.get(k)), None)
+    env = mariadb.ENV | ({"MYSQL_PWD": password} if password else {})
+    found = mariadb.parse(_exec(run, container, ["sh", "-c", mariadb.SCRIPT], env, "root"))
+    if not found.server:
+        raise LabError(f"the client answered nothing: {' '.join(found.errors)[:500]}")
+    out = [
+        inventory(f"{PREFIX}{name} mariadb {title}", name, found.server.get(kind, {}))
+        for kind, title in MARIADB_INVENTORIES.items()
+    ]
+    default = found.server.get("default collation", {}).get("", "")
+    collations = inventory(
+        f"{PREFIX}{name} mariadb tables whose collation is not the server's default",
+        name,
+        {"(the server's default)": default} | found.server.get("other collation", {}),
+    )
+    out += [collations, inventory(f"{PREFIX}{name} mariadb objects", name, found.objects)]
+    for obj, (ok, answer) in sorted(found.tries.items()):
+        check_id = f"{PREFIX}{name} mariadb: {obj}"
+        if ok:
+            out.append(observation(check_id, name, Outcome.PASSED, value=answer))
+        elif "max_statement_time" in answer:
+            out.append(observation(check_id, name, Outcome.SKIPPED, f"not judged: {answer}"))
+        else:
+            out.append(observation(check_id, name, Outcome.FAILED, answer))
+    said = (
+        f"MariaDB: {len(found.server.get('database', {}))} database(s), {len(found.objects)} object(s) of the"
+        f" client's, {len(found.tries)} tried (views queried, functions without parameters called)"
+    )
+    return out, said
 
 
 # nginx and redis -------------------------------------------------------------------------

@@ -297,6 +297,23 @@ def test_a_setting_the_candidate_removed_stops_it_in_the_servers_own_words(pilot
     assert "old_snapshot_threshold" in report
 
 
+def test_mariadb_discovery_names_the_new_default_collation(pilot):
+    """MariaDB 11.8's default collation changed: discovery says so for the server, the
+    restored database and the tables, with nothing written by hand for it."""
+    done = pilot(scenario_path("sql-dialects"), "--set", "discover=true")
+    results, _, changed = findings(done)
+    settings = changed["discover:db mariadb settings"]
+    assert '~ collation_server: "utf8mb4_general_ci" → "utf8mb4_uca1400_ai_ci"' in settings["diff"]
+    assert settings["triage"] == "unknown"
+    assert (
+        '~ shop: "utf8mb4 utf8mb4_general_ci" → "utf8mb4 utf8mb4_uca1400_ai_ci"'
+        in (changed["discover:db mariadb databases"]["diff"])
+    )
+    assert changed["discover:db mariadb collations"]["triage"] == "harmless"  # only added
+    baseline = next(c for c in results["copies"] if c["variant"] == "baseline")
+    assert baseline["discovered"]["db"][0].startswith("MariaDB: 1 database(s)")
+
+
 def test_engine_task_is_idempotent():
     done = invoke("engine")
     assert done.returncode == 0, done.stderr

@@ -11,7 +11,7 @@ import pytest
 
 from lab import discover
 from lab.compare import verdicts
-from lab.discover import mentions, postgresql, python, servers
+from lab.discover import mariadb, mentions, postgresql, python, servers
 from lab.engine.types import ExecResult
 from lab.results import CopyResult, Kind, Observation, Outcome, Status, Triage
 from lab.scenario.model import Service
@@ -68,9 +68,11 @@ class Replayed:
     def __init__(self, answers: dict[str, str]):
         self.answers = answers
         self.calls: list[tuple[str, list[str], str | None]] = []
+        self.envs: list[dict[str, str]] = []
 
     def __call__(self, container, argv, env=None, user=None, timeout=30.0) -> ExecResult:
         self.calls.append((container, argv, user))
+        self.envs.append(env or {})
         for marker, out in self.answers.items():
             if marker in " ".join(argv):
                 return ExecResult(0, out, "", 0.1)
@@ -155,7 +157,8 @@ def test_a_service_without_anything_to_probe_says_so_once():
     found, notes, plan = discover._service(run, "cache", stack)
     assert plan == discover.Plan()
     assert found == [] and notes == [
-        "nothing to probe: no PostgreSQL, nginx or Redis server runs here and no application is declared (`app:`)"
+        "nothing to probe: no PostgreSQL, MariaDB, nginx or Redis server runs here and no application is declared"
+        " (`app:`)"
     ]
 
 
@@ -268,3 +271,50 @@ def test_a_second_observation_asks_only_what_may_vary(monkeypatch):
     assert sorted(c[0] for c in run.calls) == ["c-db", "c-probe"]  # no detection, no Python, no grep
     pg = next(c for c in run.calls if c[0] == "c-db")
     assert pg[2] is None  # as the container's own user
+
+
+@pytest.mark.parametrize("version", ["10.11", "11.8"])
+def test_mariadb_inventories_objects_and_tries_are_read(version):
+    found = mariadb.parse(recorded(f"mariadb-{version}.txt"))
+    assert not found.errors
+    default = "utf8mb4_general_ci" if version == "10.11" else "utf8mb4_uca1400_ai_ci"
+    assert found.server["setting"]["collation_server"] == default
+    assert found.server["default collation"] == {"": default}
+    # the restored table keeps its collation; 11.8's new default makes it stand out
+    assert found.server.get("other collation", {}) == (
+        {} if version == "10.11" else {"shop.items": "utf8mb4_general_ci"}
+    )
+    assert found.objects == {
+        "view shop.broken": "",
+        "view shop.cheap": "",
+        "function shop.item_count": "",
+        "function shop.price_of": "",
+        "function shop.sleepy": "",
+        "procedure shop.restock": "",
+        "trigger shop.items_touch on items": "",
+    }
+    assert found.tries["view shop.cheap"] == (True, "<none>")
+    assert found.tries["function shop.item_count"] == (True, "2")
+    assert found.tries["view shop.broken"][1].startswith("View 'shop.broken' references invalid table(s)")
+    assert "function shop.price_of" not in found.tries  # it has a parameter
+    assert found.tries["function shop.sleepy"] == (
+        False,
+        "Query execution was interrupted (max_statement_time exceeded)",
+    )
+
+
+def test_mariadb_observations_root_password_and_the_new_default_collation():
+    run = Replayed({"@@lab-my": recorded("mariadb-11.8.txt")})
+    service = Service.model_validate({"image": "mariadb", "environment": {"MARIADB_ROOT_PASSWORD": "s3cret"}})
+    found, said = discover._mariadb(run, "db", "c-db", service)
+    by_id = {o.id: o for o in found}
+    assert run.calls[0][2] == "root" and run.envs[0]["MYSQL_PWD"] == "s3cret"
+    collations = by_id["discover:db mariadb tables whose collation is not the server's default"]
+    assert collations.output["value"] == {
+        "(the server's default)": "utf8mb4_uca1400_ai_ci",
+        "shop.items": "utf8mb4_general_ci",
+    }
+    assert by_id["discover:db mariadb: function shop.sleepy"].outcome == Outcome.SKIPPED
+    assert by_id["discover:db mariadb: view shop.broken"].outcome == Outcome.FAILED
+    assert by_id["discover:db mariadb: function shop.item_count"].output == {"value": "2"}
+    assert said.startswith("MariaDB: 1 database(s), 7 object(s)")

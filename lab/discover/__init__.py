@@ -30,7 +30,7 @@ from typing import Any
 from lab.cancel import Token
 from lab.checks import declarative
 from lab.checks.commands import Runner, bounded, timed_out
-from lab.discover import mariadb, mentions, postgresql, python, servers
+from lab.discover import mariadb, mentions, php, postgresql, python, servers
 from lab.engine.session import ShellPool
 from lab.engine.types import EngineLike
 from lab.errors import LabError, Stopped
@@ -52,6 +52,8 @@ for bin in /usr/lib/postgresql/*/bin/postgres "$(command -v postgres)"; do
 done
 [ "$(id -un 2>/dev/null)" != postgres ] && id -u postgres >/dev/null 2>&1 && echo os-user-postgres
 command -v python3 >/dev/null && echo python3
+command -v php >/dev/null && echo php
+ls /usr/sbin/php-fpm* >/dev/null 2>&1 && echo php-fpm
 command -v nginx >/dev/null && echo nginx
 { mariadb-admin ping || mysqladmin ping; } 2>/dev/null | grep -q alive && echo mariadb
 command -v redis-cli >/dev/null && [ "$(redis-cli ping 2>/dev/null)" = PONG ] && echo redis
@@ -88,6 +90,14 @@ def inventory(check_id: str, service: str, items: dict[str, str]) -> Observation
         output={"value": dict(sorted(items.items()))},
         mentions={},
     )
+
+
+def tested(check_id: str, service: str, code: int, said: list[str]) -> Observation:
+    """A server's own test of its configuration (`nginx -t`): what it said is compared (a
+    warning is a changed answer); a non-zero exit fails, with its last words."""
+    refused = "" if code == 0 else (said[-1] if said else f"exit {code}")
+    outcome = Outcome.FAILED if refused else Outcome.PASSED
+    return observation(check_id, service, outcome, refused, exit_code=code, stdout="\n".join(said), stderr="")
 
 
 def observation(check_id: str, service: str, outcome: Outcome, message: str = "", **output: Any) -> Observation:
@@ -168,11 +178,13 @@ def _service(run: Runner, name: str, stack: Stack) -> tuple[list[Observation], l
             probes.append(("Python", lambda: _python(run, name, service, container, stack.probe, plan)))
         else:
             notes.append(f"the application is declared as Python, but the image has no python3 (at {service.app.path})")
-    elif service.app is not None:
-        notes.append(f"{service.app.language} applications are not probed yet (at {service.app.path})")
+    elif service.app is not None and "php" not in has:
+        notes.append(f"the application is declared as PHP, but the image has no php (at {service.app.path})")
+    if "php" in has and (service.app is not None and service.app.language == "php" or "php-fpm" in has):
+        probes.append(("PHP", lambda: _php(run, name, container, service)))
     if not probes and not notes:
         notes.append(
-            "nothing to probe: no PostgreSQL, MariaDB, nginx or Redis server runs here"
+            "nothing to probe: no PostgreSQL, MariaDB, nginx, Redis or PHP-FPM server runs here"
             " and no application is declared (`app:`)"
         )
     for what, run_probe in probes:
@@ -318,6 +330,33 @@ def _routes(run: Runner, name: str, plan: Plan, probe: str | None) -> list[Obser
     return out
 
 
+# php ---------------------------------------------------------------------------------------
+def _php(run: Runner, name: str, container: str, service: Service) -> tuple[list[Observation], str]:
+    """PHP's modules, each file of a PHP application linted, PHP-FPM's configuration test."""
+    path = service.app.path if service.app is not None and service.app.language == "php" else ""
+    found = php.parse(_exec(run, container, ["sh", "-c", php.SCRIPT], {"LAB_APP_PATH": path}, None))
+    out = [inventory(f"{PREFIX}{name} php modules", name, found.modules)]
+    for file, said in sorted(found.files.items()):
+        failed = found.failed.get(file, "")
+        out.append(
+            observation(
+                f"{PREFIX}{name} php -l {file}",
+                name,
+                Outcome.FAILED if failed else Outcome.PASSED,
+                failed,
+                exit_code=1 if failed else 0,
+                stdout="\n".join(said),
+                stderr="",
+            )
+        )
+    if found.fpm is not None:
+        out.append(tested(f"{PREFIX}{name} php-fpm -t", name, *found.fpm))
+    notes = f"PHP {found.version}: {len(found.modules)} modules"
+    notes += f", {len(found.files)} file(s) linted" if path else ""
+    notes += ", PHP-FPM's configuration tested" if found.fpm is not None else ""
+    return out, notes
+
+
 # mariadb ----------------------------------------------------------------------------------
 MARIADB_INVENTORIES = {"setting": "settings", "plugin": "plugins", "collation": "collations", "database": "databases"}
 ROOT_PASSWORDS = ("MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD")
@@ -365,17 +404,10 @@ def _nginx(run: Runner, name: str, container: str) -> tuple[list[Observation], s
     the modules nginx was built with."""
     result = run(container, bounded(["sh", "-c", servers.NGINX], PROBE_SECONDS), None, None, PROBE_SECONDS)
     code, said, modules = servers.nginx(result.stdout)
-    refused = "" if code == 0 else (said.splitlines()[-1] if said else f"exit {code}")
-    test = observation(
-        f"{PREFIX}{name} nginx -t",
-        name,
-        Outcome.FAILED if refused else Outcome.PASSED,
-        refused,
-        exit_code=code,
-        stdout=said,
-        stderr="",
-    )
-    out = [test, inventory(f"{PREFIX}{name} nginx modules", name, modules)]
+    out = [
+        tested(f"{PREFIX}{name} nginx -t", name, code, said.splitlines()),
+        inventory(f"{PREFIX}{name} nginx modules", name, modules),
+    ]
     return out, f"nginx: its configuration tested (nginx -t), {len(modules)} modules built in"
 
 

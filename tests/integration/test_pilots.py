@@ -314,6 +314,21 @@ def test_mariadb_discovery_names_the_new_default_collation(pilot):
     assert baseline["discovered"]["db"][0].startswith("MariaDB: 1 database(s)")
 
 
+def test_php_discovery_lints_the_application_and_tests_php_fpm(pilot):
+    """PHP 8.4 deprecates a parameter that defaults to null without being nullable: a
+    deprecation is a changed answer, triaged harmless; nothing failed."""
+    results, regressions, changed = findings(pilot(scenario_path("php-app")))
+    assert regressions == {}
+    cart = changed["discover:app php -l lib/cart.php"]
+    assert cart["triage"] == "harmless" and "Implicitly marking parameter $discount as nullable" in cart["diff"]
+    assert set(changed) == {"discover:app php -l lib/cart.php"}
+    baseline = next(c for c in results["copies"] if c["variant"] == "baseline")
+    observed = {o["id"]: o for o in baseline["observations"][0]}
+    assert observed["discover:app php-fpm -t"]["outcome"] == "passed"
+    assert "json" in observed["discover:app php modules"]["output"]["value"]
+    assert baseline["discovered"]["app"][0].startswith("PHP 8.2.")
+
+
 def test_engine_task_is_idempotent():
     done = invoke("engine")
     assert done.returncode == 0, done.stderr

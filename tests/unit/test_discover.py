@@ -1,7 +1,9 @@
-"""lab/discover/ on recorded outputs of both Debian releases (no Docker): PostgreSQL 15 and
-17 (tests/unit/discover_outputs/, with the objects of objects.sql in the `invoices`
-database), Python 3.11 and 3.13 importing a small application; what becomes of them as
-observations, where the client's code names an item, and how an inventory is triaged."""
+"""lab/discover/ on recorded outputs of both Debian releases (no Docker), in
+tests/unit/discover_outputs/: PostgreSQL 15 and 17 (with the objects of objects.sql in the
+`invoices` database), MariaDB 10.11 and 11.8 (mariadb-objects.sql), Python 3.11 and 3.13
+importing pyapp/, nginx 1.22 and 1.26 and Redis 7.0 and 8.0 (the webshop's images), PHP 8.2
+and 8.4 (tests/scenarios/php-app); what becomes of them as observations, where the client's
+code names an item, and how an inventory is triaged."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 
 from lab import discover
 from lab.compare import verdicts
-from lab.discover import mariadb, mentions, postgresql, python, servers
+from lab.discover import mariadb, mentions, php, postgresql, python, servers
 from lab.engine.types import ExecResult
 from lab.results import CopyResult, Kind, Observation, Outcome, Status, Triage
 from lab.scenario.model import Service
@@ -157,8 +159,8 @@ def test_a_service_without_anything_to_probe_says_so_once():
     found, notes, plan = discover._service(run, "cache", stack)
     assert plan == discover.Plan()
     assert found == [] and notes == [
-        "nothing to probe: no PostgreSQL, MariaDB, nginx or Redis server runs here and no application is declared"
-        " (`app:`)"
+        "nothing to probe: no PostgreSQL, MariaDB, nginx, Redis or PHP-FPM server runs here"
+        " and no application is declared (`app:`)"
     ]
 
 
@@ -318,3 +320,31 @@ def test_mariadb_observations_root_password_and_the_new_default_collation():
     assert by_id["discover:db mariadb: view shop.broken"].outcome == Outcome.FAILED
     assert by_id["discover:db mariadb: function shop.item_count"].output == {"value": "2"}
     assert said.startswith("MariaDB: 1 database(s), 7 object(s)")
+
+
+@pytest.mark.parametrize("version", ["8.2", "8.4"])
+def test_php_modules_lint_and_fpm_test_are_read(version):
+    found = php.parse(recorded(f"php-{version}.txt"))
+    assert found.version.startswith(version)
+    assert {"core", "json", "zend opcache"} <= set(found.modules)
+    assert found.failed == {} and set(found.files) == {"index.php", "lib/cart.php"}
+    deprecated = [line for line in found.files["lib/cart.php"] if line.startswith("Deprecated:")]
+    assert bool(deprecated) == (version == "8.4")  # 8.4 deprecates implicitly nullable parameters
+    assert found.fpm == (0, ["NOTICE: configuration file /etc/php/<version>/fpm/php-fpm.conf test is successful"])
+
+
+def test_php_observations_a_file_that_does_not_parse_fails():
+    said = recorded("php-8.4.txt").replace(
+        "@@lab-php file index.php\n",
+        "@@lab-php file index.php\n"
+        'PHP Parse error:  syntax error, unexpected token "}" in /srv/app/index.php on line 4\n'
+        "Errors parsing /srv/app/index.php\n",
+    )
+    service = Service.model_validate({"image": "x", "app": {"path": "/srv/app", "language": "php"}})
+    found, notes = discover._php(Replayed({"@@lab-php": said}), "app", "c-app", service)
+    by_id = {o.id: o for o in found}
+    assert by_id["discover:app php -l index.php"].outcome == Outcome.FAILED
+    assert by_id["discover:app php -l index.php"].message.startswith("PHP Parse error:  syntax error")
+    assert by_id["discover:app php -l lib/cart.php"].outcome == Outcome.PASSED
+    assert by_id["discover:app php-fpm -t"].outcome == Outcome.PASSED
+    assert notes.startswith("PHP 8.4.") and notes.endswith("2 file(s) linted, PHP-FPM's configuration tested")

@@ -15,6 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lab.checks.commands import Runner
+from lab.discover.probing import PREFIX, inventory, observation, script
+from lab.errors import LabError
+from lab.results import Observation, Outcome
+from lab.scenario.model import Service
+
 MARK = "@@lab-my"
 SYSTEM = "'mysql', 'information_schema', 'performance_schema', 'sys'"
 STATEMENT_SECONDS = 5
@@ -146,3 +152,43 @@ def parse(text: str) -> Found:
             found.errors.append(line)
     tried()
     return found
+
+
+MARIADB_INVENTORIES = {"setting": "settings", "plugin": "plugins", "collation": "collations", "database": "databases"}
+ROOT_PASSWORDS = ("MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD")
+
+
+def observe(run: Runner, name: str, container: str, service: Service) -> tuple[list[Observation], str]:
+    """The server's inventories, the tables whose collation is not the server's default,
+    the client's objects, and each view and function without parameters tried. As root
+    (Debian's MariaDB lets the OS user root in), with the root password of the service's
+    environment where it has one."""
+    password = next((service.environment[k] for k in ROOT_PASSWORDS if service.environment.get(k)), None)
+    env = ENV | ({"MYSQL_PWD": password} if password else {})
+    found = parse(script(run, container, ["sh", "-c", SCRIPT], env, "root"))
+    if not found.server:
+        raise LabError(f"the client answered nothing: {' '.join(found.errors)[:500]}")
+    out = [
+        inventory(f"{PREFIX}{name} mariadb {title}", name, found.server.get(kind, {}))
+        for kind, title in MARIADB_INVENTORIES.items()
+    ]
+    default = found.server.get("default collation", {}).get("", "")
+    collations = inventory(
+        f"{PREFIX}{name} mariadb tables whose collation is not the server's default",
+        name,
+        {"(the server's default)": default} | found.server.get("other collation", {}),
+    )
+    out += [collations, inventory(f"{PREFIX}{name} mariadb objects", name, found.objects)]
+    for obj, (ok, answer) in sorted(found.tries.items()):
+        check_id = f"{PREFIX}{name} mariadb: {obj}"
+        if ok:
+            out.append(observation(check_id, name, Outcome.PASSED, value=answer))
+        elif "max_statement_time" in answer:
+            out.append(observation(check_id, name, Outcome.SKIPPED, f"not judged: {answer}"))
+        else:
+            out.append(observation(check_id, name, Outcome.FAILED, answer))
+    said = (
+        f"MariaDB: {len(found.server.get('database', {}))} database(s), {len(found.objects)} object(s) of the"
+        f" client's, {len(found.tries)} tried (views queried, functions without parameters called)"
+    )
+    return out, said

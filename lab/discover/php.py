@@ -9,6 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from lab.checks.commands import Runner
+from lab.discover.probing import PREFIX, inventory, observation, script, tested
+from lab.results import Observation, Outcome
+from lab.scenario.model import Service
+
 MARK = "@@lab-php"
 MOST_FILES = 2000
 SCRIPT = rf"""
@@ -81,3 +86,29 @@ def parse(text: str) -> Found:
         elif part == "fpm":
             fpm.append(VERSION_PATH_RE.sub("/php/<version>/", STAMP_RE.sub("", line)))
     return found
+
+
+def observe(run: Runner, name: str, container: str, service: Service) -> tuple[list[Observation], str]:
+    """PHP's modules, each file of a PHP application linted, PHP-FPM's configuration test."""
+    path = service.app.path if service.app is not None and service.app.language == "php" else ""
+    found = parse(script(run, container, ["sh", "-c", SCRIPT], {"LAB_APP_PATH": path}, None))
+    out = [inventory(f"{PREFIX}{name} php modules", name, found.modules)]
+    for file, said in sorted(found.files.items()):
+        failed = found.failed.get(file, "")
+        out.append(
+            observation(
+                f"{PREFIX}{name} php -l {file}",
+                name,
+                Outcome.FAILED if failed else Outcome.PASSED,
+                failed,
+                exit_code=1 if failed else 0,
+                stdout="\n".join(said),
+                stderr="",
+            )
+        )
+    if found.fpm is not None:
+        out.append(tested(f"{PREFIX}{name} php-fpm -t", name, *found.fpm))
+    notes = f"PHP {found.version}: {len(found.modules)} modules"
+    notes += f", {len(found.files)} file(s) linted" if path else ""
+    notes += ", PHP-FPM's configuration tested" if found.fpm is not None else ""
+    return out, notes

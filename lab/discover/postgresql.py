@@ -20,6 +20,11 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from lab.checks.commands import Runner
+from lab.discover.probing import PREFIX, Plan, inventory, observation, script
+from lab.errors import LabError
+from lab.results import Observation, Outcome
+
 MARK = "@@lab-pg"
 STATEMENT_TIMEOUT = "5s"
 # Settings whose value is a place on disk or a name of the installation, not a behaviour.
@@ -205,3 +210,53 @@ def _row(line: str) -> list[str]:
         return next(csv.reader(io.StringIO(line)))
     except (csv.Error, StopIteration):
         return []
+
+
+SERVER_INVENTORIES = {
+    "extension": "extensions available",
+    "setting": "settings",
+    "system view column": "system view columns",
+    "database": "databases",
+}
+
+
+def observe(
+    run: Runner, name: str, container: str, user: str | None, server: bool = True, plan: Plan | None = None
+) -> tuple[list[Observation], str]:
+    """The server's inventories (unless not `server`), and per database its objects' inventory
+    and each object tried."""
+    env = ENV | {"LAB_PG_SERVER_TOO": "1" if server else "0"}
+    found = parse(script(run, container, ["sh", "-c", SCRIPT], env, user or None))
+    if not found.databases:
+        raise LabError("psql listed no database")
+    out = [
+        inventory(f"{PREFIX}{name} postgresql {title}", name, found.server.get(kind, {}))
+        for kind, title in SERVER_INVENTORIES.items()
+        if server
+    ]
+    tried = 0
+    for db in found.databases:
+        out.append(inventory(f"{PREFIX}{name} postgresql objects in {db.name}", name, db.objects))
+        for obj in sorted(db.tried):
+            check_id = f"{PREFIX}{name} {db.name}: {obj}"
+            if obj not in db.tries:  # psql said why: a statement stopped at statement_timeout
+                said = next((e for e in db.errors if "ERROR" in e), "no answer")
+                out.append(
+                    observation(check_id, name, Outcome.SKIPPED, f"not judged: {said.split('ERROR:', 1)[-1].strip()}")
+                )
+                continue
+            ok, answer = db.tries[obj]
+            tried += 1
+            out.append(
+                observation(check_id, name, Outcome.PASSED, value=answer)
+                if ok
+                else observation(check_id, name, Outcome.FAILED, answer)
+            )
+    if plan is not None:
+        plan.tried = tried
+    objects = sum(len(db.objects) for db in found.databases)
+    said = (
+        f"PostgreSQL: {len(found.databases)} database(s), {objects} object(s) of the client's,"
+        f" {tried} tried (views queried, materialized views refreshed, functions without parameters called)"
+    )
+    return out, said

@@ -16,7 +16,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.checks import declarative
+from lab.checks.commands import Runner
+from lab.discover.probing import PREFIX, Plan, inventory, observation, script
+from lab.errors import LabError
+from lab.results import Kind, Observation, Outcome
+from lab.scenario.model import HttpCheck, Service
+
 IMPORT_SECONDS = 10
+ROUTE_SECONDS = 10.0
+SERVE = 'printf "%s\\n" "$LAB_REQUESTS" | python3 /usr/local/bin/http-probe --serve'  # a request per line
 SKIPPED_FOLDERS = ("__pycache__", "node_modules", "site-packages", "dist-packages", "venv", ".venv", "tests", "test")
 
 SCRIPT = r"""
@@ -191,3 +200,73 @@ def gets(found: Found) -> list[str]:
         if "GET" in info["methods"] and (not info["parameters"] or info.get("sample")):
             paths.add(info.get("sample") or route)
     return sorted(paths)
+
+
+def observe(
+    run: Runner, name: str, service: Service, container: str, probe: str | None, plan: Plan
+) -> tuple[list[Observation], str]:
+    assert service.app is not None
+    found = parse(script(run, container, ["python3", "-c", SCRIPT], env(service.app.path), None))
+    out = [inventory(f"{PREFIX}{name} python distributions", name, found.distributions)]
+    for module, error in sorted(found.modules.items()):
+        check_id = f"{PREFIX}{name} import {module}"
+        if error:
+            found_error = observation(check_id, name, Outcome.FAILED, error.strip().splitlines()[-1])
+            found_error.detail = error
+            out.append(found_error)
+        else:
+            out.append(observation(check_id, name, Outcome.PASSED))
+    for module, (where, there) in sorted(found.deferred.items()):
+        check_id = f"{PREFIX}{name} import {module} when it runs"
+        missing = f"No module named '{module}' (imported at {where}, when that code runs)"
+        out.append(
+            observation(check_id, name, Outcome.PASSED)
+            if there
+            else observation(check_id, name, Outcome.FAILED, missing)
+        )
+    routes = {route: ",".join(info["methods"]) for route, info in found.routes.items()}
+    if routes:
+        out.append(inventory(f"{PREFIX}{name} flask routes", name, routes))
+    port = service.app.port or next((int(p.split("/")[0]) for p in service.expose if p.split("/")[0].isdigit()), None)
+    paths = gets(found)
+    said = (
+        f"Python {found.python}: {len(found.modules)} module(s) imported,"
+        f" {len(found.deferred)} module(s) that code imports when it runs looked up, {len(found.routes)} route(s)"
+    )
+    if paths and port is None:
+        said += "; its routes were not requested: give the port (`app: {port: …}` or `expose`)"
+    elif paths and probe is None:
+        said += "; its routes were not requested: the probe container did not start"
+    elif paths:
+        assert port is not None
+        plan.port, plan.routes = port, paths
+        out += request_routes(run, name, plan, probe)
+        said += f", {len(paths)} requested (GET, numbers as 1, on port {port})"
+    return out, said
+
+
+def request_routes(run: Runner, name: str, plan: Plan, probe: str | None) -> list[Observation]:
+    """Each of the plan's routes requested through the copy's probe, as an HTTP check is
+    (one probe process for them all, answering a line per request)."""
+    if probe is None or not plan.routes:
+        return []
+    checks = {
+        f"{PREFIX}{name} GET {route}": HttpCheck(
+            name=route, service=name, port=plan.port, path=route, timeout=ROUTE_SECONDS
+        )
+        for route in plan.routes
+    }
+    lines = "\n".join(json.dumps(declarative.http_request(check)) for check in checks.values())
+    try:
+        said = script(run, probe, ["sh", "-c", SERVE], {"LAB_REQUESTS": lines}, None)
+        answers = [json.loads(line) for line in said.splitlines() if line.startswith("{")]
+        if len(answers) != len(checks):
+            raise LabError(f"the probe answered {len(answers)} of {len(checks)} requests: {said[-500:]}")
+    except (LabError, ValueError) as err:
+        return [observation(i, name, Outcome.ERROR, f"could not request: {err}") for i in checks]
+    out = []
+    for (check_id, check), answer in zip(checks.items(), answers, strict=True):
+        got = declarative.http_observation(check_id, check, answer, fails_from=500)  # a 401 or 404 is an answer
+        got.kind = Kind.DISCOVERED
+        out.append(got)
+    return out

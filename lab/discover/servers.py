@@ -9,6 +9,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+from lab.checks.commands import Runner, bounded
+from lab.discover.probing import PREFIX, PROBE_SECONDS, inventory, script, tested
+from lab.errors import LabError
+from lab.results import Observation
+from lab.scenario.model import Service
 
 MARK = "@@lab-server"
 NGINX = rf"""
@@ -86,3 +93,34 @@ def redis_directives(config: str) -> list[str]:
         ):
             found.append(match.group(1).lower())
     return found
+
+
+def observe_nginx(run: Runner, name: str, container: str) -> tuple[list[Observation], str]:
+    """`nginx -t` (its words compared: a refusal fails, a warning is a changed answer) and
+    the modules nginx was built with."""
+    result = run(container, bounded(["sh", "-c", NGINX], PROBE_SECONDS), None, None, PROBE_SECONDS)
+    code, said, modules = nginx(result.stdout)
+    out = [
+        tested(f"{PREFIX}{name} nginx -t", name, code, said.splitlines()),
+        inventory(f"{PREFIX}{name} nginx modules", name, modules),
+    ]
+    return out, f"nginx: its configuration tested (nginx -t), {len(modules)} modules built in"
+
+
+def observe_redis(
+    run: Runner, name: str, container: str, service: Service, folder: Path
+) -> tuple[list[Observation], str]:
+    """The commands the server offers and the values of what the client's configuration
+    files set."""
+    directives = [d for item in service.config for d in redis_directives((folder / item.file).read_text())]
+    env = {"LAB_REDIS_SETTINGS": " ".join(dict.fromkeys(directives))}
+    commands, settings, problems = redis(script(run, container, ["sh", "-c", REDIS], env, None))
+    if problems and not commands:
+        raise LabError(f"redis-cli: {problems[0]}")
+    out = [inventory(f"{PREFIX}{name} redis commands", name, commands)]
+    if directives:
+        out.append(inventory(f"{PREFIX}{name} redis settings of the client's configuration", name, settings))
+    said = f"Redis: {len(commands)} commands" + (
+        f", {len(settings)} settings of the client's configuration" if directives else ""
+    )
+    return out, said

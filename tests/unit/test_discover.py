@@ -13,7 +13,7 @@ import pytest
 
 from lab import discover
 from lab.compare import verdicts
-from lab.discover import mariadb, mentions, php, postgresql, python, servers
+from lab.discover import mariadb, mentions, php, postgresql, probing, python, servers
 from lab.engine.types import ExecResult
 from lab.results import CopyResult, Kind, Observation, Outcome, Status, Triage
 from lab.scenario.model import Service
@@ -83,7 +83,7 @@ class Replayed:
 
 def test_postgresql_observations_fail_where_the_candidate_cannot_run_an_object():
     run = Replayed({"@@lab-pg": recorded("postgresql-17.txt")})
-    found, said = discover._postgresql(run, "db", "c-db", "postgres")
+    found, said = postgresql.observe(run, "db", "c-db", "postgres")
     by_id = {o.id: o for o in found}
     assert all(o.kind == Kind.DISCOVERED for o in found)
     assert run.calls[0][2] == "postgres"  # as the database's OS user
@@ -129,7 +129,7 @@ def test_python_observations_and_route_requests():
         {"image": "x", "expose": ["8000"], "app": {"path": "/tmp/pyapp", "language": "python"}}
     )
     plan = discover.Plan()
-    found, said = discover._python(run, "app", service, "c-app", "c-probe", plan)
+    found, said = python.observe(run, "app", service, "c-app", "c-probe", plan)
     by_id = {o.id: o for o in found}
     assert by_id["discover:app import shop.forms"].outcome == Outcome.FAILED
     assert by_id["discover:app import shop.forms"].message == "ModuleNotFoundError: No module named 'cgi'"
@@ -178,7 +178,7 @@ def test_mentions_need_every_word_of_an_item_in_one_file():
 
 
 def inventory(items: dict[str, str], where: dict[str, str] | None = None) -> Observation:
-    found = discover.inventory("discover:db postgresql system view columns", "db", items)
+    found = probing.inventory("discover:db postgresql system view columns", "db", items)
     found.mentions = where if where is not None else {}
     return found
 
@@ -208,8 +208,8 @@ def test_an_item_the_candidate_lacks_is_breaking_when_the_client_names_it_and_un
 
 
 def test_an_import_that_fails_on_the_candidate_only_is_a_regression():
-    ok = discover.observation("discover:app import shop.forms", "app", Outcome.PASSED)
-    broken = discover.observation(
+    ok = probing.observation("discover:app import shop.forms", "app", Outcome.PASSED)
+    broken = probing.observation(
         "discover:app import shop.forms", "app", Outcome.FAILED, "ModuleNotFoundError: No module named 'cgi'"
     )
     verdict = judged(ok, broken)
@@ -229,7 +229,7 @@ def test_nginx_refusing_its_configuration_is_a_failure_in_its_own_words():
         '@@lab-server test\nnginx: [emerg] unknown directive "http3" in /etc/nginx/conf.d/shop.conf:4\n'
         "nginx: configuration file /etc/nginx/nginx.conf test failed\n@@lab-server exit 1\n@@lab-server modules\n"
     )
-    (test, modules), said = discover._nginx(Replayed({"nginx -t": refused}), "proxy", "c-proxy")
+    (test, modules), said = servers.observe_nginx(Replayed({"nginx -t": refused}), "proxy", "c-proxy")
     assert test.outcome == Outcome.FAILED and test.message.endswith("test failed")
     assert test.output["exit_code"] == 1 and 'unknown directive "http3"' in test.output["stdout"]
     assert modules.output == {"value": {}} and said.startswith("nginx:")
@@ -249,7 +249,7 @@ def test_redis_settings_are_those_the_clients_files_set(tmp_path):
     (tmp_path / "redis.conf").write_text("maxmemory 128mb\nsave 900 1\n")
     service = Service.model_validate({"image": "redis", "config": [{"file": "redis.conf", "path": "/etc/redis/"}]})
     run = Replayed({"COMMAND LIST": recorded("redis-8.0.txt")})
-    found, said = discover._redis(run, "cache", "c-cache", service, tmp_path)
+    found, said = servers.observe_redis(run, "cache", "c-cache", service, tmp_path)
     assert [o.id for o in found] == [
         "discover:cache redis commands",
         "discover:cache redis settings of the client's configuration",
@@ -308,7 +308,7 @@ def test_mariadb_inventories_objects_and_tries_are_read(version):
 def test_mariadb_observations_root_password_and_the_new_default_collation():
     run = Replayed({"@@lab-my": recorded("mariadb-11.8.txt")})
     service = Service.model_validate({"image": "mariadb", "environment": {"MARIADB_ROOT_PASSWORD": "s3cret"}})
-    found, said = discover._mariadb(run, "db", "c-db", service)
+    found, said = mariadb.observe(run, "db", "c-db", service)
     by_id = {o.id: o for o in found}
     assert run.calls[0][2] == "root" and run.envs[0]["MYSQL_PWD"] == "s3cret"
     collations = by_id["discover:db mariadb tables whose collation is not the server's default"]
@@ -341,7 +341,7 @@ def test_php_observations_a_file_that_does_not_parse_fails():
         "Errors parsing /srv/app/index.php\n",
     )
     service = Service.model_validate({"image": "x", "app": {"path": "/srv/app", "language": "php"}})
-    found, notes = discover._php(Replayed({"@@lab-php": said}), "app", "c-app", service)
+    found, notes = php.observe(Replayed({"@@lab-php": said}), "app", "c-app", service)
     by_id = {o.id: o for o in found}
     assert by_id["discover:app php -l index.php"].outcome == Outcome.FAILED
     assert by_id["discover:app php -l index.php"].message.startswith("PHP Parse error:  syntax error")

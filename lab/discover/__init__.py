@@ -26,6 +26,7 @@ probe that does not apply to a service is said once, in the copy's notes, not pe
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ command -v python3 >/dev/null && echo python3
 command -v php >/dev/null && echo php
 ls /usr/sbin/php-fpm* >/dev/null 2>&1 && echo php-fpm
 command -v nginx >/dev/null && echo nginx
+{ command -v apache2ctl || command -v apachectl; } >/dev/null && echo apache
 { mariadb-admin ping || mysqladmin ping; } 2>/dev/null | grep -q alive && echo mariadb
 command -v redis-cli >/dev/null && [ "$(redis-cli ping 2>/dev/null)" = PONG ] && echo redis
 exit 0
@@ -134,8 +136,9 @@ def _service(run: Runner, name: str, stack: Stack) -> tuple[list[Observation], l
         probes.append(("PostgreSQL", lambda: postgresql.observe(run, name, container, plan.postgresql, plan=plan)))
     if "mariadb" in has:
         probes.append(("MariaDB", lambda: mariadb.observe(run, name, container, service)))
-    if "nginx" in has:
-        probes.append(("nginx", lambda: servers.observe_nginx(run, name, container)))
+    for server in ("nginx", "apache"):
+        if server in has:
+            probes.append((server, functools.partial(servers.observe_web_server, run, name, container, server)))
     if "redis" in has:
         probes.append(("Redis", lambda: servers.observe_redis(run, name, container, service, stack.folder)))
     if service.app is not None and service.app.language == "python":
@@ -149,7 +152,7 @@ def _service(run: Runner, name: str, stack: Stack) -> tuple[list[Observation], l
         probes.append(("PHP", lambda: php.observe(run, name, container, service)))
     if not probes and not notes:
         notes.append(
-            "nothing to probe: no PostgreSQL, MariaDB, nginx, Redis or PHP-FPM server runs here"
+            "nothing to probe: no PostgreSQL, MariaDB, nginx, Apache, Redis or PHP-FPM server runs here"
             " and no application is declared (`app:`)"
         )
     for what, run_probe in probes:

@@ -1,7 +1,8 @@
-"""Servers other than PostgreSQL, asked with their own tools (one exec each):
+"""Servers other than the databases, asked with their own tools (one exec each):
 
-- nginx: `nginx -t` (the configuration as the server reads it: a refusal fails, a warning
-  is a changed answer) and the modules it was built with (`nginx -V`, an inventory);
+- nginx and Apache: `nginx -t` and `apachectl -t` (the configuration as the server reads
+  it: a refusal fails, a warning is a changed answer) and their modules (`nginx -V`,
+  `apachectl -M`: an inventory);
 - Redis: the commands it offers (`COMMAND LIST`, an inventory), and the value of every
   directive the client's configuration files set (`CONFIG GET`, an inventory).
 """
@@ -25,6 +26,15 @@ echo "{MARK} exit $?"
 echo "{MARK} modules"
 nginx -V 2>&1 | tr ' ' '\n' | sed -n 's/^--with-\([a-z0-9_]*_module\).*/\1/p'
 """
+APACHE = rf"""
+ctl=$(command -v apache2ctl || command -v apachectl)
+echo "{MARK} test"
+"$ctl" -t 2>&1
+echo "{MARK} exit $?"
+echo "{MARK} modules"
+"$ctl" -M 2>/dev/null | sed -n 's/^ *\([a-z0-9_]*\) (.*)$/\1/p'
+"""
+ADDRESS_RE = re.compile(r"\busing [0-9a-fA-F.:]+(?=\.)")  # Apache's guess of the copy's own address
 REDIS = rf"""
 echo "{MARK} commands"
 redis-cli --raw COMMAND LIST 2>&1
@@ -50,11 +60,18 @@ def sections(text: str) -> dict[str, list[str]]:
     return found
 
 
-def nginx(text: str) -> tuple[int, str, dict[str, str]]:
-    """(nginx -t's exit code, what it said, the modules it was built with)."""
+def tested_and_modules(text: str) -> tuple[int, str, dict[str, str]]:
+    """(the configuration test's exit code, what it said, the modules): NGINX's and APACHE's
+    answers. The address a server guesses for itself differs from copy to copy: it is masked.
+
+    >>> tested_and_modules("@@lab-server test\\nAH00558: apache2: ... using 172.18.0.3. Set the 'ServerName'\\n"
+    ...                    "Syntax OK\\n@@lab-server exit 0\\n@@lab-server modules\\nrewrite_module\\n")
+    (0, "AH00558: apache2: ... using <address>. Set the 'ServerName'\\nSyntax OK", {'rewrite_module': ''})
+    """
     parts = sections(text)
     code = next((int(k.split()[1]) for k in parts if k.startswith("exit ")), -1)
-    return code, "\n".join(parts.get("test", [])), {m: "" for m in sorted(parts.get("modules", []))}
+    said = "\n".join(ADDRESS_RE.sub("using <address>", line) for line in parts.get("test", []))
+    return code, said, {m: "" for m in sorted(parts.get("modules", []))}
 
 
 def redis(text: str) -> tuple[dict[str, str], dict[str, str], list[str]]:
@@ -95,16 +112,20 @@ def redis_directives(config: str) -> list[str]:
     return found
 
 
-def observe_nginx(run: Runner, name: str, container: str) -> tuple[list[Observation], str]:
-    """`nginx -t` (its words compared: a refusal fails, a warning is a changed answer) and
-    the modules nginx was built with."""
-    result = run(container, bounded(["sh", "-c", NGINX], PROBE_SECONDS), None, None, PROBE_SECONDS)
-    code, said, modules = nginx(result.stdout)
+WEB_SERVERS = {"nginx": (NGINX, "nginx -t"), "apache": (APACHE, "apachectl -t")}
+
+
+def observe_web_server(run: Runner, name: str, container: str, server: str) -> tuple[list[Observation], str]:
+    """nginx's or Apache's own test of its configuration (its words compared: a refusal
+    fails, a warning is a changed answer) and the modules it has."""
+    script_text, test = WEB_SERVERS[server]
+    result = run(container, bounded(["sh", "-c", script_text], PROBE_SECONDS), None, None, PROBE_SECONDS)
+    code, said, modules = tested_and_modules(result.stdout)
     out = [
-        tested(f"{PREFIX}{name} nginx -t", name, code, said.splitlines()),
-        inventory(f"{PREFIX}{name} nginx modules", name, modules),
+        tested(f"{PREFIX}{name} {test}", name, code, said.splitlines()),
+        inventory(f"{PREFIX}{name} {server} modules", name, modules),
     ]
-    return out, f"nginx: its configuration tested (nginx -t), {len(modules)} modules built in"
+    return out, f"{server}: its configuration tested ({test}), {len(modules)} modules"
 
 
 def observe_redis(

@@ -325,8 +325,11 @@ def test_php_discovery_lints_the_application_and_tests_php_fpm(pilot):
     baseline = next(c for c in results["copies"] if c["variant"] == "baseline")
     observed = {o["id"]: o for o in baseline["observations"][0]}
     assert observed["discover:app php-fpm -t"]["outcome"] == "passed"
+    assert observed["discover:app apachectl -t"]["output"]["stdout"].endswith("Syntax OK")
     assert "json" in observed["discover:app php modules"]["output"]["value"]
-    assert baseline["discovered"]["app"][0].startswith("PHP 8.2.")
+    apache, php = baseline["discovered"]["app"]  # what applied, said once each
+    assert apache.startswith("apache: its configuration tested (apachectl -t)")
+    assert php.startswith("PHP 8.2.") and php.endswith("2 file(s) linted, PHP-FPM's configuration tested")
 
 
 def test_engine_task_is_idempotent():

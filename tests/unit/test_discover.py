@@ -2,7 +2,7 @@
 tests/unit/discover_outputs/: PostgreSQL 15 and 17 (with the objects of objects.sql in the
 `invoices` database), MariaDB 10.11 and 11.8 (mariadb-objects.sql), Python 3.11 and 3.13
 importing pyapp/, nginx 1.22 and 1.26 and Redis 7.0 and 8.0 (the webshop's images), PHP 8.2
-and 8.4 (tests/scenarios/php-app); what becomes of them as observations, where the client's
+and 8.4 and Apache (tests/scenarios/php-app); what becomes of them as observations, where the client's
 code names an item, and how an inventory is triaged."""
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def test_a_service_without_anything_to_probe_says_so_once():
     found, notes, plan = discover._service(run, "cache", stack)
     assert plan == discover.Plan()
     assert found == [] and notes == [
-        "nothing to probe: no PostgreSQL, MariaDB, nginx, Redis or PHP-FPM server runs here"
+        "nothing to probe: no PostgreSQL, MariaDB, nginx, Apache, Redis or PHP-FPM server runs here"
         " and no application is declared (`app:`)"
     ]
 
@@ -219,7 +219,7 @@ def test_an_import_that_fails_on_the_candidate_only_is_a_regression():
 
 @pytest.mark.parametrize(("version", "v3"), [("1.22", False), ("1.26", True)])
 def test_nginx_test_and_modules_are_read(version, v3):
-    code, said, modules = servers.nginx(recorded(f"nginx-{version}.txt"))
+    code, said, modules = servers.tested_and_modules(recorded(f"nginx-{version}.txt"))
     assert code == 0 and said.endswith("nginx: configuration file /etc/nginx/nginx.conf test is successful")
     assert "http_ssl_module" in modules and ("http_v3_module" in modules) == v3
 
@@ -229,7 +229,7 @@ def test_nginx_refusing_its_configuration_is_a_failure_in_its_own_words():
         '@@lab-server test\nnginx: [emerg] unknown directive "http3" in /etc/nginx/conf.d/shop.conf:4\n'
         "nginx: configuration file /etc/nginx/nginx.conf test failed\n@@lab-server exit 1\n@@lab-server modules\n"
     )
-    (test, modules), said = servers.observe_nginx(Replayed({"nginx -t": refused}), "proxy", "c-proxy")
+    (test, modules), said = servers.observe_web_server(Replayed({"nginx -t": refused}), "proxy", "c-proxy", "nginx")
     assert test.outcome == Outcome.FAILED and test.message.endswith("test failed")
     assert test.output["exit_code"] == 1 and 'unknown directive "http3"' in test.output["stdout"]
     assert modules.output == {"value": {}} and said.startswith("nginx:")
@@ -348,3 +348,11 @@ def test_php_observations_a_file_that_does_not_parse_fails():
     assert by_id["discover:app php -l lib/cart.php"].outcome == Outcome.PASSED
     assert by_id["discover:app php-fpm -t"].outcome == Outcome.PASSED
     assert notes.startswith("PHP 8.4.") and notes.endswith("2 file(s) linted, PHP-FPM's configuration tested")
+
+
+@pytest.mark.parametrize("release", ["bookworm", "trixie"])
+def test_apache_test_and_modules_are_read_with_the_copys_address_masked(release):
+    code, said, modules = servers.tested_and_modules(recorded(f"apache-{release}.txt"))
+    assert code == 0 and said.endswith("Syntax OK")
+    assert "using <address>. Set the 'ServerName' directive" in said  # the same words on every copy
+    assert {"mpm_event_module", "rewrite_module"} & set(modules) == {"mpm_event_module"}

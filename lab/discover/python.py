@@ -1,9 +1,10 @@
 """A Python application on the copy's own interpreter: its distributions (an inventory),
 every module of the application's folder imported (an import error is the finding, with its
 traceback), the modules its code imports only when a function runs (or behind a condition)
-looked up, and the routes of the Flask applications it defines (an inventory, and each GET
-route without parameters, or with numbers only, requested through the copy's probe by the
-caller).
+looked up, and the routes of the Flask applications it defines and of its Django project
+(DJANGO_SETTINGS_MODULE in the service's environment: set up first, as its server does) —
+an inventory, and each GET route without parameters, or with numbers only, requested
+through the copy's probe.
 
 The script runs in the service's container as its own user, with the application's folder
 first on sys.path and its working directory there; each import is bounded by an alarm, so
@@ -116,6 +117,45 @@ signal.signal(signal.SIGALRM, stop)
 sys.path.insert(0, root)
 os.chdir(root)
 real_stdout = sys.stdout
+
+# A Django project (DJANGO_SETTINGS_MODULE in the service's environment) is set up first, as
+# its own server does, so that its models import; its URL patterns are its routes.
+django_said = None
+if os.environ.get("DJANGO_SETTINGS_MODULE"):
+    django_said = ""
+    signal.alarm(seconds)
+    try:
+        import django
+        from django.urls import URLPattern, URLResolver, get_resolver
+
+        django.setup()
+
+        def walk(patterns, prefix):
+            for entry in patterns:
+                if isinstance(entry, URLResolver):
+                    yield from walk(entry.url_patterns, prefix + str(entry.pattern))
+                elif isinstance(entry, URLPattern):
+                    yield prefix + str(entry.pattern), entry
+
+        for route, entry in walk(get_resolver().url_patterns, ""):
+            route = "/" + route.replace("^", "").replace("$", "")
+            converters = getattr(entry.pattern, "converters", {})
+            regex = entry.pattern.regex.groupindex if not converters else {}
+            names = sorted(set(converters) | set(regex))
+            numbers = bool(converters) and all(type(c).__name__ == "IntConverter" for c in converters.values())
+            out["routes"][route] = {
+                "methods": ["GET"],
+                "parameters": names,
+                "app": f"django:{os.environ['DJANGO_SETTINGS_MODULE']}",
+                "sample": re.sub(r"<int:\w+>", "1", route) if numbers and not regex else None,
+            }
+    except BaseException as err:
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        django_said = f"{type(err).__name__}: {err}"
+    finally:
+        signal.alarm(0)
+out["django"] = django_said
 for dotted in modules:
     sys.stdout = io.StringIO()
     signal.alarm(seconds)
@@ -166,6 +206,7 @@ class Found:
     modules: dict[str, str] = field(default_factory=dict)  # dotted name -> "" or the import's traceback
     routes: dict[str, dict[str, Any]] = field(default_factory=dict)  # "/api/x" -> methods, parameters, app, sample
     deferred: dict[str, tuple[str, bool]] = field(default_factory=dict)  # module -> (where, whether it is there)
+    django: str | None = None  # why a Django project (DJANGO_SETTINGS_MODULE) did not set up; "" when it did
 
 
 def env(path: str) -> dict[str, str]:
@@ -189,7 +230,7 @@ def parse(text: str) -> Found:
         raise ValueError("no answer from the Python probe")
     data = json.loads(lines[-1])
     deferred = {name: (where, bool(there)) for name, (where, there) in data.get("deferred", {}).items()}
-    return Found(data["python"], data["distributions"], data["modules"], data["routes"], deferred)
+    return Found(data["python"], data["distributions"], data["modules"], data["routes"], deferred, data.get("django"))
 
 
 def gets(found: Found) -> list[str]:
@@ -224,9 +265,12 @@ def observe(
             if there
             else observation(check_id, name, Outcome.FAILED, missing)
         )
+    if found.django is not None:
+        check_id = f"{PREFIX}{name} django setup"
+        out.append(observation(check_id, name, Outcome.FAILED if found.django else Outcome.PASSED, found.django))
     routes = {route: ",".join(info["methods"]) for route, info in found.routes.items()}
     if routes:
-        out.append(inventory(f"{PREFIX}{name} flask routes", name, routes))
+        out.append(inventory(f"{PREFIX}{name} routes", name, routes))
     port = service.app.port or next((int(p.split("/")[0]) for p in service.expose if p.split("/")[0].isdigit()), None)
     paths = gets(found)
     said = (

@@ -1,9 +1,10 @@
 """lab/discover/ on recorded outputs of both Debian releases (no Docker), in
 tests/unit/discover_outputs/: PostgreSQL 15 and 17 (with the objects of objects.sql in the
 `invoices` database), MariaDB 10.11 and 11.8 (mariadb-objects.sql), Python 3.11 and 3.13
-importing pyapp/, nginx 1.22 and 1.26 and Redis 7.0 and 8.0 (the webshop's images), PHP 8.2
-and 8.4 and Apache (tests/scenarios/php-app); what becomes of them as observations, where the client's
-code names an item, and how an inventory is triaged."""
+importing pyapp/ (and Django 3.2 and 4.2 setting up djangoapp/), nginx 1.22 and 1.26 and
+Redis 7.0 and 8.0 (the webshop's images), PHP 8.2 and 8.4 and Apache
+(tests/scenarios/php-app); what becomes of them as observations, where the client's code
+names an item, and how an inventory is triaged."""
 
 from __future__ import annotations
 
@@ -134,7 +135,7 @@ def test_python_observations_and_route_requests():
     assert by_id["discover:app import shop.forms"].outcome == Outcome.FAILED
     assert by_id["discover:app import shop.forms"].message == "ModuleNotFoundError: No module named 'cgi'"
     assert by_id["discover:app import shop.views"].outcome == Outcome.PASSED
-    assert by_id["discover:app flask routes"].output["value"] == {
+    assert by_id["discover:app routes"].output["value"] == {
         "/": "GET",
         "/items/<int:n>": "GET",
         "/orders": "POST",
@@ -356,3 +357,20 @@ def test_apache_test_and_modules_are_read_with_the_copys_address_masked(release)
     assert code == 0 and said.endswith("Syntax OK")
     assert "using <address>. Set the 'ServerName' directive" in said  # the same words on every copy
     assert {"mpm_event_module", "rewrite_module"} & set(modules) == {"mpm_event_module"}
+
+
+@pytest.mark.parametrize(("release", "django"), [("bookworm", "3.2"), ("trixie", "4.2")])
+def test_a_django_projects_routes_are_its_url_patterns(release, django):
+    found = python.parse(recorded(f"django-{release}.json"))
+    assert found.distributions["django"].startswith(django) and found.django == ""  # it set up
+    assert found.modules["shop.orders.views"] == ""  # its models and views import once it is set up
+    assert found.routes["/api/orders/<slug:code>/track/"]["parameters"] == ["code"]
+    assert python.gets(found) == ["/", "/api/orders/1/", "/healthz"]  # include()s followed, a regex route too
+
+
+def test_a_django_project_that_does_not_set_up_fails():
+    said = recorded("django-trixie.json").replace('"django": ""', '"django": "ImproperlyConfigured: SECRET_KEY"')
+    service = Service.model_validate({"image": "x", "app": {"path": "/srv/dj", "language": "python"}})
+    found, _ = python.observe(Replayed({"importlib": said}), "app", service, "c-app", None, discover.Plan())
+    setup = next(o for o in found if o.id == "discover:app django setup")
+    assert setup.outcome == Outcome.FAILED and setup.message == "ImproperlyConfigured: SECRET_KEY"

@@ -39,6 +39,7 @@ class Kind(str, Enum):
     ROLLBACK = "rollback"  # a step of the rehearsed rollback, or a verification after it
     REPLAY = "replay"  # a distinct request, statement or command of the client's recorded traffic
     DISCOVERED = "discovered"  # a probe of the lab's own: an inventory, the app's code, a database object
+    CONFIG = "config"  # one of the client's configuration files: taken or refused by its service
 
     @property
     def of_the_backup(self) -> bool:
@@ -223,6 +224,7 @@ class CopyResult(BaseModel):
     restores: list[RestoreRecord] = []
     discovered: dict[str, list[str]] = {}  # service -> what discovery probed there, or why not (lab.discover)
     configs: dict[str, list[str]] = {}  # service -> where the client's configuration files went
+    refused: dict[str, dict[str, str]] = {}  # service -> configuration file it refused -> the server's words
 
     @property
     def first_pass(self) -> list[Observation]:

@@ -247,6 +247,9 @@ class FakeEngine:
         ids = {lbl[RUN] for lbl in every}
         return [self._objects(i) for i in sorted(ids)]
 
+    def remove(self, container: str) -> None:
+        self.containers.pop(container, None)
+
     def remove_run(self, run_id: str) -> RunObjects:
         gone = self._objects(run_id)
         for name in gone.containers:

@@ -203,6 +203,10 @@ class Engine:
         self.create(spec)
         self.begin(spec.name)
 
+    def remove(self, container: str) -> None:
+        """Remove one container, running or not (its anonymous volumes with it)."""
+        self._ignore_missing(functools.partial(self.client.api.remove_container, force=True, v=True), container)
+
     def put_archive(self, container: str, path: str, data: IO[bytes] | Iterable[bytes]) -> None:
         """Unpack a tar stream (plain, gzip, bzip2 or xz) at `path` in the container,
         streamed through the API: no host folder is shared."""

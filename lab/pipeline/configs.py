@@ -1,6 +1,8 @@
 """The client's own configuration files (a service's `config:`), placed into its container
-after it is created and before it starts, as production has them: a service that refuses
-them does not start, and its log says why in the server's own words.
+after it is created and before it starts, as production has them. A service that refuses
+one does not start, and its log names the file in the server's own words: that file is a
+finding (a check of kind `config` that fails with those words), and the service is started
+again without it, so that the copy's other checks still run.
 
 A path with `*` or `?` is matched in the created container (the engine lists the folder
 above the first pattern): `/etc/postgresql/*/main/conf.d/` is `/etc/postgresql/17/main/conf.d/`
@@ -16,9 +18,12 @@ from pathlib import Path, PurePosixPath
 from lab.engine.types import EngineLike
 from lab.errors import LabError
 from lab.pipeline.restore import tar_of
+from lab.results import CheckResult, Kind, Outcome
+from lab.scenario import Variant
 from lab.scenario.model import ConfigFile
 
 PATTERN = re.compile(r"[*?\[]")
+STAMP = re.compile(r"^\d{4}-\d\d-\d\d[ T][\d:.,]+( [A-Z]{2,5})?( \[\d+\])?:? *")  # a log line's time and process
 
 
 def place(engine: EngineLike, container: str, items: list[ConfigFile], folder: Path) -> list[str]:
@@ -66,3 +71,37 @@ def matches(path: str, pattern: str) -> bool:
     """
     a, b = PurePosixPath(path).parts, PurePosixPath(pattern).parts
     return len(a) == len(b) and PurePosixPath(path).match(pattern)
+
+
+def refused(log: str, placed: list[str]) -> dict[str, str]:
+    """The placed files that a service's log names, with the lines that name them (each
+    without its time and process).
+
+    >>> log = '2026-12-04 06:14:56.271 GMT [1] FATAL:  configuration file "/etc/t.conf" contains errors'
+    >>> refused(log, ["/etc/t.conf", "/etc/u.conf"])
+    {'/etc/t.conf': 'FATAL:  configuration file "/etc/t.conf" contains errors'}
+    """
+    found = {}
+    for path in placed:
+        lines = [STAMP.sub("", line.strip()) for line in log.splitlines() if path in line]
+        if lines:
+            found[path] = " / ".join(dict.fromkeys(lines))[:1000]
+    return found
+
+
+def checks(variant: Variant, placed: dict[str, list[str]], refused: dict[str, dict[str, str]]) -> list[CheckResult]:
+    """One check per configuration file of the copy's services: taken, or refused in the
+    server's words (a refusal on the candidate only is a regression)."""
+    found = []
+    for service, spec in variant.services.items():
+        for item in spec.config:
+            said = refused.get(service, {}).get(item.file)
+            found.append(
+                CheckResult(
+                    id=f"config:{service} {item.file}",
+                    kind=Kind.CONFIG,
+                    outcome=Outcome.FAILED if said else Outcome.PASSED,
+                    message=f"refused: {said}" if said else "",
+                )
+            )
+    return found

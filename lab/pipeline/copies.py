@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from lab.cancel import POLL
 from lab.checks import testfiles
 from lab.compare import verdicts
-from lab.errors import EngineUnavailable, Interrupted, LabError, Stopped
+from lab.errors import EngineUnavailable, Interrupted, LabError, NotReady, Stopped
 from lab.pipeline import check, configs, rehearse, restore, stage
 from lab.pipeline.context import CopyWork, RunContext
 from lab.results import ServiceInfo
@@ -104,22 +104,13 @@ def staged(ctx: RunContext, work: CopyWork) -> bool:
             ctx.token.check()
             started |= set(wave)
             for service in wave:
-                svc, image = variant.services[service], copy.services[service].image
-                spec = stage.container_spec(work.names, ctx.scenario.name, variant.name, service, svc, image)
-                work.engine.create(spec)
-                restore.place_files(ctx, work, service)
-                if svc.config:
-                    copy.configs[service] = configs.place(work.engine, spec.name, svc.config, ctx.scenario.folder)
-                work.engine.begin(spec.name)
-            stage.wait_ready(
-                work.engine,
-                {s: work.containers[s] for s in wave},
-                variant.name,
-                ctx.scenario.timeouts.ready,
-                ctx.token,
-                ctx.clock,
-                on_ready=lambda s: ctx.log(f"{variant.name}: {s} ready ({ctx.clock() - start:.1f} s)"),
-            )
+                _create(ctx, work, service)
+            try:
+                _ready(ctx, work, wave, start)
+            except NotReady:
+                if not _without_refused(ctx, work, wave):
+                    raise
+                _ready(ctx, work, wave, start)
             restore.load_dumps(ctx, work, wave)
             if work.moved & set(wave) and work.moved <= started and not copy.upgrade:
                 rehearse.upgrade(ctx, work)  # once every service it brings data into runs
@@ -134,12 +125,63 @@ def staged(ctx: RunContext, work: CopyWork) -> bool:
         ctx.log(f"{variant.name}: did not start — {str(err).splitlines()[0]}")
         return False
     copy.ready = True
+    copy.checks += configs.checks(variant, copy.configs, copy.refused)
     copy.seconds["start_ready"] = round(ctx.clock() - start, 3)
     ctx.slowest("start_ready", copy.seconds["start_ready"])
     check.describe(ctx, work)  # beside the copy's work, off its critical path
     if work.upgrading and not copy.upgrade:  # steps that move no data into a service: after staging
         rehearse.upgrade(ctx, work)
     return True
+
+
+def _create(ctx: RunContext, work: CopyWork, service: str, refused: frozenset[str] = frozenset()) -> None:
+    """A service's container, created with the client's files (its backup's files, its
+    configuration but what it `refused`), not yet started."""
+    copy, variant = work.copy, work.variant
+    svc, image = variant.services[service], copy.services[service].image
+    spec = stage.container_spec(work.names, ctx.scenario.name, variant.name, service, svc, image)
+    work.engine.create(spec)
+    restore.place_files(ctx, work, service)
+    if svc.config:
+        items = [i for i in svc.config if i.file not in refused]
+        copy.configs[service] = configs.place(work.engine, spec.name, items, ctx.scenario.folder)
+    work.engine.begin(spec.name)
+
+
+def _ready(ctx: RunContext, work: CopyWork, wave: list[str], start: float) -> None:
+    stage.wait_ready(
+        work.engine,
+        {s: work.containers[s] for s in wave},
+        work.variant.name,
+        ctx.scenario.timeouts.ready,
+        ctx.token,
+        ctx.clock,
+        on_ready=lambda s: ctx.log(f"{work.variant.name}: {s} ready ({ctx.clock() - start:.1f} s)"),
+    )
+
+
+def _without_refused(ctx: RunContext, work: CopyWork, wave: list[str]) -> bool:
+    """The services of a wave that did not start and whose log names one of the client's
+    configuration files: each file recorded as refused, in the server's words, and the
+    service started again without it. False when there is none."""
+    copy, variant = work.copy, work.variant
+    again = False
+    for service in wave:
+        placed = copy.configs.get(service, [])
+        if not placed or work.engine.state(work.containers[service]).status == "running":
+            continue
+        named = configs.refused(work.engine.logs(work.containers[service], tail=200), placed)
+        if not named:
+            continue
+        by_path = dict(zip(placed, [i for i in variant.services[service].config], strict=False))
+        copy.refused[service] = {by_path[path].file: said for path, said in named.items()}
+        files = ", ".join(named)
+        ctx.log(f"{variant.name}: {service} refused the client's configuration ({files}): started again without it")
+        restore.forget_files(work, service)
+        work.engine.remove(work.containers[service])
+        _create(ctx, work, service, frozenset(copy.refused[service]))
+        again = True
+    return again
 
 
 def _reason(failed: BaseException) -> LabError:

@@ -183,6 +183,11 @@ def place_files(ctx: RunContext, work: CopyWork, service: str) -> None:
             work.copy.restores.append(_said(ctx, work, place(work.engine, work.containers[service], item)))
 
 
+def forget_files(work: CopyWork, service: str) -> None:
+    """Forget what was placed into a service's container: it is created again."""
+    work.copy.restores = [r for r in work.copy.restores if r.service != service or r.format not in BEFORE_START]
+
+
 def load_dumps(ctx: RunContext, work: CopyWork, wave: list[str]) -> None:
     """The dumps of a wave of services that are ready, before the services that need them start."""
     for item in _artefacts(work):

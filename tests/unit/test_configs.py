@@ -11,7 +11,9 @@ import pytest
 
 from lab.errors import LabError
 from lab.pipeline import configs
-from lab.scenario.model import ConfigFile
+from lab.results import Kind, Outcome
+from lab.scenario import Variant
+from lab.scenario.model import ConfigFile, Service
 
 IMAGE = [
     "/etc/",
@@ -81,3 +83,38 @@ def test_folders_the_image_lacks_are_made_and_no_other_is_touched(tmp_path):
         "/etc/munin/plugins": b"<folder>",
         "/etc/munin/plugins/postgres_checkpoints": b"#!/bin/sh\n",
     }
+
+
+def test_each_configuration_file_is_a_check_taken_or_refused_in_the_servers_words():
+    variant = Variant(
+        "next",
+        "candidate",
+        "",
+        {
+            "db": Service(
+                image="pg",
+                config=[ConfigFile(file="tuning.conf", path="/etc/pg/"), ConfigFile(file="hba.conf", path="/etc/pg/")],
+            ),
+            "app": Service(image="app"),
+        },
+    )
+    said = 'FATAL:  configuration file "/etc/pg/tuning.conf" contains errors'
+    found = {c.id: c for c in configs.checks(variant, {"db": ["/etc/pg/hba.conf"]}, {"db": {"tuning.conf": said}})}
+    assert set(found) == {"config:db tuning.conf", "config:db hba.conf"}
+    assert (
+        found["config:db tuning.conf"].outcome == Outcome.FAILED
+        and found["config:db tuning.conf"].message == f"refused: {said}"
+    )
+    assert found["config:db hba.conf"].outcome == Outcome.PASSED and found["config:db hba.conf"].kind == Kind.CONFIG
+
+
+def test_a_refusal_is_read_from_the_lines_that_name_the_file():
+    log = (
+        "2026-12-04 06:14:56.271 GMT [1] LOG:  unrecognized configuration parameter"
+        ' "x" in file "/etc/pg/t.conf" line 4\n'
+        "2026-12-04 06:14:56.271 GMT [1] LOG:  database system is shut down\n"
+    )
+    assert configs.refused(log, ["/etc/pg/t.conf", "/etc/pg/u.conf"]) == {
+        "/etc/pg/t.conf": 'LOG:  unrecognized configuration parameter "x" in file "/etc/pg/t.conf" line 4'
+    }
+    assert configs.refused("*** FATAL CONFIG FILE ERROR ***", ["/etc/redis/shop.conf"]) == {}  # not named: not told

@@ -23,7 +23,10 @@ from lab.scenario import Variant
 from lab.scenario.model import ConfigFile
 
 PATTERN = re.compile(r"[*?\[]")
-STAMP = re.compile(r"^\d{4}-\d\d-\d\d[ T][\d:.,]+( [A-Z]{2,5})?( \[\d+\])?:? *")  # a log line's time and process
+CONFIG_ERROR = re.compile(r"(?i)config|^>>> |\b(bad|unknown|unrecognized|invalid)\b")  # Redis names no file
+STAMP = re.compile(  # a log line's time and process: PostgreSQL's and MariaDB's, Redis's
+    r"^(\d{4}-\d\d-\d\d[ T][\d:.,]+( [A-Z]{2,5})?( \[\d+\])?:? *|\d+:[CMSX] \d\d \w{3} \d{4} [\d:.]+ [*#.-] )"
+)
 
 
 def place(engine: EngineLike, container: str, items: list[ConfigFile], folder: Path) -> list[str]:
@@ -82,10 +85,15 @@ def refused(log: str, placed: list[str]) -> dict[str, str]:
     {'/etc/t.conf': 'FATAL:  configuration file "/etc/t.conf" contains errors'}
     """
     found = {}
+    lines = [STAMP.sub("", line.strip()) for line in log.splitlines() if line.strip()]
     for path in placed:
-        lines = [STAMP.sub("", line.strip()) for line in log.splitlines() if path in line]
-        if lines:
-            found[path] = " / ".join(dict.fromkeys(lines))[:1000]
+        named = [line for line in lines if path in line]
+        if named:
+            found[path] = " / ".join(dict.fromkeys(named))[:1000]
+    if not found and len(placed) == 1:  # the one file there is, when the server says its configuration is wrong
+        said = [line for line in lines if CONFIG_ERROR.search(line) and "loaded" not in line]
+        if said:
+            found[placed[0]] = " / ".join(dict.fromkeys(said))[:1000]
     return found
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -117,4 +118,25 @@ def test_a_refusal_is_read_from_the_lines_that_name_the_file():
     assert configs.refused(log, ["/etc/pg/t.conf", "/etc/pg/u.conf"]) == {
         "/etc/pg/t.conf": 'LOG:  unrecognized configuration parameter "x" in file "/etc/pg/t.conf" line 4'
     }
-    assert configs.refused("*** FATAL CONFIG FILE ERROR ***", ["/etc/redis/shop.conf"]) == {}  # not named: not told
+    assert configs.refused("LOG:  database system is shut down", ["/etc/pg/t.conf"]) == {}  # not named, not said
+
+
+@pytest.mark.parametrize(
+    ("version", "said"),
+    [
+        (
+            "7.0",
+            "*** FATAL CONFIG FILE ERROR (Redis 7.0.15) *** / Reading the configuration file, at line 2 /"
+            " >>> 'no-such-directive yes' / Bad directive or wrong number of arguments",
+        ),
+        (
+            "8.0",
+            "Unresolved Configuration(s) Detected: / >>> 'no-such-directive yes' / Module Configuration detected"
+            " without loadmodule directive or no ApplyConfig call: aborting",
+        ),
+    ],
+)
+def test_redis_refusing_its_one_file_is_told_by_what_it_says_of_its_configuration(version, said):
+    log = (Path(__file__).parent / "discover_outputs" / f"redis-{version}-refuses.log").read_text()
+    assert configs.refused(log, ["/etc/redis/shop.conf"]) == {"/etc/redis/shop.conf": said}
+    assert configs.refused(log, ["/etc/redis/shop.conf", "/etc/redis/more.conf"]) == {}  # which one: not told

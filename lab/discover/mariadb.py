@@ -8,20 +8,24 @@
   default names them);
 - per database, the client's objects (views, functions, procedures, triggers, events) as an
   inventory, each view queried with LIMIT 0 and each function without parameters called,
-  inside a transaction that is rolled back, each statement bounded by max_statement_time.
+  inside a transaction that is rolled back, each statement bounded by max_statement_time;
+- the server reading its option files (`mariadbd --verbose --help`): what it warns about
+  (an option it removed) is a changed answer, an option it refuses a failure.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from lab.checks.commands import Runner
-from lab.discover.probing import PREFIX, inventory, observation, script
+from lab.discover.probing import PREFIX, inventory, observation, script, tested
 from lab.errors import LabError
 from lab.results import Observation, Outcome
 from lab.scenario.model import Service
 
 MARK = "@@lab-my"
+STAMP = re.compile(r"^\d{4}-\d\d-\d\d +\d+:\d\d:\d\d \d+ ")  # the server's time and thread
 SYSTEM = "'mysql', 'information_schema', 'performance_schema', 'sys'"
 STATEMENT_SECONDS = 5
 RELIED_ON = (
@@ -94,6 +98,15 @@ echo "{MARK} tries"
   echo "ROLLBACK;"
 }} | "$c" --batch --skip-column-names --force --unbuffered 2>&1
 rm -f /tmp/.lab-my
+server=$(command -v mariadbd || command -v mysqld || ls /usr/sbin/mariadbd /usr/sbin/mysqld 2>/dev/null | head -n 1)
+if [ -n "$server" ]; then
+  echo "{MARK} options"
+  "$server" --user=mysql --verbose --help 2>/tmp/.lab-my-options >/dev/null
+  code=$?
+  cat /tmp/.lab-my-options
+  rm -f /tmp/.lab-my-options
+  echo "{MARK} options-exit $code"
+fi
 exit $status
 """
 
@@ -106,6 +119,7 @@ class Found:
     objects: dict[str, str] = field(default_factory=dict)  # "view shop.v" -> ""
     tries: dict[str, tuple[bool, str]] = field(default_factory=dict)  # "view shop.v" -> (ok, answer or error)
     errors: list[str] = field(default_factory=list)
+    options: tuple[int, list[str]] | None = None  # the server reading its option files: exit code, what it said
 
 
 def parse(text: str) -> Found:
@@ -122,6 +136,7 @@ def parse(text: str) -> Found:
     found = Found()
     part, trying = "", ""
     answer: list[str] = []
+    options: list[str] = []
 
     def tried() -> None:
         if trying:
@@ -137,11 +152,16 @@ def parse(text: str) -> Found:
             if word.startswith("try ") or word == "end":
                 tried()
                 trying, answer = word[4:] if word != "end" else "", []
+            elif word.startswith("options-exit "):
+                found.options = (int(word.split()[1]), options)
             else:
                 part = word
             continue
         if trying:
             answer.append(line)
+            continue
+        if part == "options":
+            options.append(STAMP.sub("", line.strip()))
             continue
         row = line.split("\t")
         if part == "server" and len(row) == 3:
@@ -187,6 +207,8 @@ def observe(run: Runner, name: str, container: str, service: Service) -> tuple[l
             out.append(observation(check_id, name, Outcome.SKIPPED, f"not judged: {answer}"))
         else:
             out.append(observation(check_id, name, Outcome.FAILED, answer))
+    if found.options is not None:
+        out.append(tested(f"{PREFIX}{name} mariadb option files", name, *found.options))
     said = (
         f"MariaDB: {len(found.server.get('database', {}))} database(s), {len(found.objects)} object(s) of the"
         f" client's, {len(found.tries)} tried (views queried, functions without parameters called)"

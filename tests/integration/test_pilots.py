@@ -298,8 +298,14 @@ def test_a_setting_the_candidate_removed_is_a_regression_in_the_servers_own_word
 def test_mariadb_discovery_names_the_new_default_collation(pilot):
     """MariaDB 11.8's default collation changed: discovery says so for the server, the
     restored database and the tables, with nothing written by hand for it."""
-    done = pilot(scenario_path("sql-dialects"), "--set", "discover=true")
+    config = "services.db.config=[{file: shop.cnf, path: /etc/mysql/mariadb.conf.d/90-shop.cnf}]"
+    done = pilot(scenario_path("sql-dialects"), "--set", "discover=true", "--set", config)
     results, _, changed = findings(done)
+    # the shop's option file: 11.8 removed innodb_defragment, takes the file and says so
+    options = changed["discover:db mariadb option files"]
+    assert options["triage"] == "harmless" and "'innodb-defragment' was removed" in options["diff"]
+    (cand,) = results["candidates"]
+    assert {c["id"]: c["status"] for c in cand["comparisons"]}["config:db shop.cnf"] == "passed"
     settings = changed["discover:db mariadb settings"]
     assert '~ collation_server: "utf8mb4_general_ci" → "utf8mb4_uca1400_ai_ci"' in settings["diff"]
     assert settings["triage"] == "unknown"

@@ -1,10 +1,10 @@
 """lab/discover/ on recorded outputs of both Debian releases (no Docker), in
 tests/unit/discover_outputs/: PostgreSQL 15 and 17 (with the objects of objects.sql in the
-`invoices` database), MariaDB 10.11 and 11.8 (mariadb-objects.sql), Python 3.11 and 3.13
-importing pyapp/ (and Django 3.2 and 4.2 setting up djangoapp/), nginx 1.22 and 1.26 and
-Redis 7.0 and 8.0 (the webshop's images), PHP 8.2 and 8.4 and Apache
-(tests/scenarios/php-app); what becomes of them as observations, where the client's code
-names an item, and how an inventory is triaged."""
+`invoices` database), MariaDB 10.11 and 11.8 (mariadb-objects.sql, and an option file that
+sets innodb_defragment), Python 3.11 and 3.13 importing pyapp/ (and Django 3.2 and 4.2
+setting up djangoapp/), nginx 1.22 and 1.26 and Redis 7.0 and 8.0 (the webshop's images),
+PHP 8.2 and 8.4 and Apache (tests/scenarios/php-app); what becomes of them as observations,
+where the client's code names an item, and how an inventory is triaged."""
 
 from __future__ import annotations
 
@@ -304,6 +304,11 @@ def test_mariadb_inventories_objects_and_tries_are_read(version):
         False,
         "Query execution was interrupted (max_statement_time exceeded)",
     )
+    # the client's option file (innodb_defragment = 1): 11.8 removed the option and says so
+    code, said = found.options or (None, [])
+    removed = "[Warning] 'innodb-defragment' was removed. It does nothing now and exists only for compatibility"
+    assert code == 0 and any(line.startswith(removed) for line in said) == (version == "11.8")
+    assert not any(line[:4].isdigit() for line in said)  # the server's time stamps taken out
 
 
 def test_mariadb_observations_root_password_and_the_new_default_collation():
@@ -321,6 +326,8 @@ def test_mariadb_observations_root_password_and_the_new_default_collation():
     assert by_id["discover:db mariadb: view shop.broken"].outcome == Outcome.FAILED
     assert by_id["discover:db mariadb: function shop.item_count"].output == {"value": "2"}
     assert said.startswith("MariaDB: 1 database(s), 7 object(s)")
+    options = by_id["discover:db mariadb option files"]
+    assert options.outcome == Outcome.PASSED and "'innodb-defragment' was removed" in options.output["stdout"]
 
 
 @pytest.mark.parametrize("version", ["8.2", "8.4"])

@@ -11,7 +11,9 @@ that Debian's peer authentication lets it in), all in one exec:
   extensions) as an inventory, and each view queried with LIMIT 0, each materialized view
   refreshed, each SQL or PL/pgSQL function and procedure without parameters called, all
   through one temporary function that undoes what it ran (it ends in an error that it
-  catches), each statement bounded by `statement_timeout`.
+  catches), each statement bounded by `statement_timeout`. Where the database has the
+  plpgsql_check extension, the PL/pgSQL functions that take parameters are checked with it
+  (an error it finds fails; its warnings are compared).
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END,
              AND p.prokind IN ('f', 'p') AND NOT p.proretset
              AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
             THEN format(CASE p.prokind WHEN 'p' THEN 'CALL %I.%I()' ELSE 'SELECT %I.%I()' END, o.nspname, p.proname)
+            WHEN l.lanname = 'plpgsql' AND p.prokind = 'f'
+             AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
+             AND EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'plpgsql_check')
+            THEN format('SELECT pg_temp.lab_checked(%s)', p.oid)
             ELSE '' END
   FROM pg_proc p JOIN own o ON o.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
  WHERE p.prokind IN ('f', 'p') AND p.oid NOT IN (SELECT objid FROM extension_member)
@@ -112,6 +118,16 @@ BEGIN
     WHEN SQLSTATE 'LAB01' THEN RETURN 'ok ' || translate(SQLERRM, E'\n\r', '  ');
     WHEN OTHERS THEN RETURN 'error ' || translate(SQLERRM, E'\n\r', '  ');
   END;
+END $lab$;
+CREATE FUNCTION pg_temp.lab_checked(f oid) RETURNS text LANGUAGE plpgsql AS $lab$
+DECLARE said text;
+BEGIN
+  SELECT string_agg(level || ': ' || message, '; ' ORDER BY lineno, message) INTO said
+    FROM plpgsql_check_function_tb(f::regprocedure);
+  IF said ~ '(^|; )error:' THEN
+    RAISE EXCEPTION '%', said;
+  END IF;
+  RETURN coalesce(said, 'no issue');
 END $lab$;
 """
 

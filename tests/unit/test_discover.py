@@ -1,10 +1,11 @@
 """lab/discover/ on recorded outputs of both Debian releases (no Docker), in
-tests/unit/discover_outputs/: PostgreSQL 15 and 17 (with the objects of objects.sql in the
-`invoices` database), MariaDB 10.11 and 11.8 (mariadb-objects.sql, and an option file that
-sets innodb_defragment), Python 3.11 and 3.13 importing pyapp/ (and Django 3.2 and 4.2
-setting up djangoapp/), nginx 1.22 and 1.26 and Redis 7.0 and 8.0 (the webshop's images),
-PHP 8.2 and 8.4 and Apache (tests/scenarios/php-app); what becomes of them as observations,
-where the client's code names an item, and how an inventory is triaged."""
+tests/unit/discover_outputs/: PostgreSQL 15 and 17 (with the objects of objects.sql, and
+with plpgsql_check and plpgsql-check-objects.sql), MariaDB 10.11 and 11.8
+(mariadb-objects.sql, and an option file that sets innodb_defragment), Python 3.11 and 3.13
+importing pyapp/ (and Django 3.2 and 4.2 setting up djangoapp/), nginx 1.22 and 1.26 and
+Redis 7.0 and 8.0 (the webshop's images), PHP 8.2 and 8.4 and Apache
+(tests/scenarios/php-app); what becomes of them as observations, where the client's code
+names an item, and how an inventory is triaged."""
 
 from __future__ import annotations
 
@@ -381,3 +382,16 @@ def test_a_django_project_that_does_not_set_up_fails():
     found, _ = python.observe(Replayed({"importlib": said}), "app", service, "c-app", None, discover.Plan())
     setup = next(o for o in found if o.id == "discover:app django setup")
     assert setup.outcome == Outcome.FAILED and setup.message == "ImproperlyConfigured: SECRET_KEY"
+
+
+@pytest.mark.parametrize("version", [15, 17])
+def test_plpgsql_check_checks_the_functions_that_take_parameters_where_the_database_has_it(version):
+    found = postgresql.parse(recorded(f"postgresql-{version}-plpgsql-check.txt"))
+    shop = next(db for db in found.databases if db.name == "shop")
+    assert shop.tries["function public.order_total(n integer)"] == (True, "no issue")
+    assert shop.tries["function public.unused_variable(n integer)"] == (True, 'warning: unused variable "spare"')
+    since = shop.tries["function public.checkpoints_since(n bigint)"]
+    assert since == (
+        (True, "no issue") if version == 15 else (False, 'error: column "checkpoints_timed" does not exist')
+    )
+    assert not any(db.tried for db in found.databases if db.name != "shop")  # no plpgsql_check there: listed only

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from lab.cancel import Token
 from lab.checks.commands import Runner, bounded
-from lab.discover import mariadb, mentions, php, postgresql, python, servers
+from lab.discover import mariadb, mentions, php, postgresql, probing, python, servers
 from lab.discover.probing import PREFIX, Plan, observation
 from lab.engine.session import ShellPool
 from lab.engine.types import EngineLike
@@ -99,7 +99,7 @@ def observe(
         if before is None:
             return _service(shells, name, stack)
         plan = before.plans.get(name, Plan())
-        again = python.request_routes(shells, name, plan, stack.probe)
+        again = probing.request_routes(shells, name, plan, stack.probe)
         if plan.postgresql is not None and plan.tried:
             again = postgresql.observe(shells, name, stack.containers[name], plan.postgresql, server=False)[0] + again
         return again, [], plan
@@ -149,7 +149,7 @@ def _service(run: Runner, name: str, stack: Stack) -> tuple[list[Observation], l
     elif service.app is not None and "php" not in has:
         notes.append(f"the application is declared as PHP, but the image has no php (at {service.app.path})")
     if "php" in has and (service.app is not None and service.app.language == "php" or "php-fpm" in has):
-        probes.append(("PHP", lambda: php.observe(run, name, container, service)))
+        probes.append(("PHP", lambda: php.observe(run, name, container, service, stack.probe, plan)))
     if not probes and not notes:
         notes.append(
             "nothing to probe: no PostgreSQL, MariaDB, nginx, Apache, Redis or PHP-FPM server runs here"

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from lab.checks.commands import Runner
-from lab.discover.probing import PREFIX, inventory, observation, script, tested
+from lab.discover.probing import PREFIX, Plan, inventory, observation, routes_of, script, tested
 from lab.results import Observation, Outcome
 from lab.scenario.model import Service
 
@@ -88,8 +88,11 @@ def parse(text: str) -> Found:
     return found
 
 
-def observe(run: Runner, name: str, container: str, service: Service) -> tuple[list[Observation], str]:
-    """PHP's modules, each file of a PHP application linted, PHP-FPM's configuration test."""
+def observe(
+    run: Runner, name: str, container: str, service: Service, probe: str | None, plan: Plan
+) -> tuple[list[Observation], str]:
+    """PHP's modules, each file of a PHP application linted, PHP-FPM's configuration test,
+    and the application's front page requested through the copy's probe."""
     path = service.app.path if service.app is not None and service.app.language == "php" else ""
     found = parse(script(run, container, ["sh", "-c", SCRIPT], {"LAB_APP_PATH": path}, None))
     out = [inventory(f"{PREFIX}{name} php modules", name, found.modules)]
@@ -111,4 +114,7 @@ def observe(run: Runner, name: str, container: str, service: Service) -> tuple[l
     notes = f"PHP {found.version}: {len(found.modules)} modules"
     notes += f", {len(found.files)} file(s) linted" if path else ""
     notes += ", PHP-FPM's configuration tested" if found.fpm is not None else ""
+    if path:
+        more, requested = routes_of(run, name, service, ["/"], probe, plan)
+        out, notes = out + more, notes + requested
     return out, notes

@@ -1,18 +1,24 @@
 """What every probe of discovery shares: its observations (an inventory, a server's own
-test of its configuration, any other answer), the plan a second observation follows, and
-how a probe's script runs in a container, bounded."""
+test of its configuration, any other answer), the plan a second observation follows, how
+a probe's script runs in a container, bounded, and how an application's routes are
+requested through the copy's probe."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from lab.checks import declarative
 from lab.checks.commands import Runner, bounded, timed_out
 from lab.errors import LabError
 from lab.results import Kind, Observation, Outcome
+from lab.scenario.model import HttpCheck, Service
 
 PREFIX = "discover:"
 PROBE_SECONDS = 120.0  # one probe's whole exec (each statement, import and request has its own, shorter one)
+ROUTE_SECONDS = 10.0
+SERVE = 'printf "%s\\n" "$LAB_REQUESTS" | python3 /usr/local/bin/http-probe --serve'  # a request per line
 
 
 @dataclass
@@ -60,3 +66,47 @@ def script(run: Runner, container: str, argv: list[str], env: dict[str, str], us
     if result.exit_code != 0:
         raise LabError((result.stderr.strip() or result.stdout.strip() or f"exit {result.exit_code}")[-2000:])
     return result.stdout
+
+
+def routes_of(
+    run: Runner, name: str, service: Service, paths: list[str], probe: str | None, plan: Plan
+) -> tuple[list[Observation], str]:
+    """An application's routes requested on the port it answers on (`app: {port}`, else its
+    first `expose`), kept in the plan for the second observation; and what to say of it."""
+    assert service.app is not None
+    port = service.app.port or next((int(p.split("/")[0]) for p in service.expose if p.split("/")[0].isdigit()), None)
+    if not paths:
+        return [], ""
+    if port is None:
+        return [], "; its routes were not requested: give the port (`app: {port: …}` or `expose`)"
+    if probe is None:
+        return [], "; its routes were not requested: the probe container did not start"
+    plan.port, plan.routes = port, paths
+    return request_routes(run, name, plan, probe), f", {len(paths)} requested (GET, on port {port})"
+
+
+def request_routes(run: Runner, name: str, plan: Plan, probe: str | None) -> list[Observation]:
+    """Each of the plan's routes requested through the copy's probe, as an HTTP check is
+    (one probe process for them all, answering a line per request)."""
+    if probe is None or not plan.routes:
+        return []
+    checks = {
+        f"{PREFIX}{name} GET {route}": HttpCheck(
+            name=route, service=name, port=plan.port, path=route, timeout=ROUTE_SECONDS
+        )
+        for route in plan.routes
+    }
+    lines = "\n".join(json.dumps(declarative.http_request(check)) for check in checks.values())
+    try:
+        said = script(run, probe, ["sh", "-c", SERVE], {"LAB_REQUESTS": lines}, None)
+        answers = [json.loads(line) for line in said.splitlines() if line.startswith("{")]
+        if len(answers) != len(checks):
+            raise LabError(f"the probe answered {len(answers)} of {len(checks)} requests: {said[-500:]}")
+    except (LabError, ValueError) as err:
+        return [observation(i, name, Outcome.ERROR, f"could not request: {err}") for i in checks]
+    out = []
+    for (check_id, check), answer in zip(checks.items(), answers, strict=True):
+        got = declarative.http_observation(check_id, check, answer, fails_from=500)  # a 401 or 404 is an answer
+        got.kind = Kind.DISCOVERED
+        out.append(got)
+    return out

@@ -17,16 +17,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.checks import declarative
 from lab.checks.commands import Runner
-from lab.discover.probing import PREFIX, Plan, inventory, observation, script
-from lab.errors import LabError
-from lab.results import Kind, Observation, Outcome
-from lab.scenario.model import HttpCheck, Service
+from lab.discover.probing import PREFIX, Plan, inventory, observation, routes_of, script
+from lab.results import Observation, Outcome
+from lab.scenario.model import Service
 
 IMPORT_SECONDS = 10
-ROUTE_SECONDS = 10.0
-SERVE = 'printf "%s\\n" "$LAB_REQUESTS" | python3 /usr/local/bin/http-probe --serve'  # a request per line
 SKIPPED_FOLDERS = ("__pycache__", "node_modules", "site-packages", "dist-packages", "venv", ".venv", "tests", "test")
 
 SCRIPT = r"""
@@ -271,46 +267,9 @@ def observe(
     routes = {route: ",".join(info["methods"]) for route, info in found.routes.items()}
     if routes:
         out.append(inventory(f"{PREFIX}{name} routes", name, routes))
-    port = service.app.port or next((int(p.split("/")[0]) for p in service.expose if p.split("/")[0].isdigit()), None)
-    paths = gets(found)
     said = (
         f"Python {found.python}: {len(found.modules)} module(s) imported,"
         f" {len(found.deferred)} module(s) that code imports when it runs looked up, {len(found.routes)} route(s)"
     )
-    if paths and port is None:
-        said += "; its routes were not requested: give the port (`app: {port: …}` or `expose`)"
-    elif paths and probe is None:
-        said += "; its routes were not requested: the probe container did not start"
-    elif paths:
-        assert port is not None
-        plan.port, plan.routes = port, paths
-        out += request_routes(run, name, plan, probe)
-        said += f", {len(paths)} requested (GET, numbers as 1, on port {port})"
-    return out, said
-
-
-def request_routes(run: Runner, name: str, plan: Plan, probe: str | None) -> list[Observation]:
-    """Each of the plan's routes requested through the copy's probe, as an HTTP check is
-    (one probe process for them all, answering a line per request)."""
-    if probe is None or not plan.routes:
-        return []
-    checks = {
-        f"{PREFIX}{name} GET {route}": HttpCheck(
-            name=route, service=name, port=plan.port, path=route, timeout=ROUTE_SECONDS
-        )
-        for route in plan.routes
-    }
-    lines = "\n".join(json.dumps(declarative.http_request(check)) for check in checks.values())
-    try:
-        said = script(run, probe, ["sh", "-c", SERVE], {"LAB_REQUESTS": lines}, None)
-        answers = [json.loads(line) for line in said.splitlines() if line.startswith("{")]
-        if len(answers) != len(checks):
-            raise LabError(f"the probe answered {len(answers)} of {len(checks)} requests: {said[-500:]}")
-    except (LabError, ValueError) as err:
-        return [observation(i, name, Outcome.ERROR, f"could not request: {err}") for i in checks]
-    out = []
-    for (check_id, check), answer in zip(checks.items(), answers, strict=True):
-        got = declarative.http_observation(check_id, check, answer, fails_from=500)  # a 401 or 404 is an answer
-        got.kind = Kind.DISCOVERED
-        out.append(got)
-    return out
+    more, requested = routes_of(run, name, service, gets(found), probe, plan)
+    return out + more, said + requested

@@ -225,7 +225,7 @@ def test_demo_discover_finds_with_the_labs_own_probes_alone_what_the_hand_writte
     baseline = next(c for c in results["copies"] if c["variant"] == "baseline")
     assert baseline["discovered"]["app"] == [
         "Python 3.11.2: 2 module(s) imported, 0 module(s) that code imports when it runs looked up, 5 route(s),"
-        " 5 requested (GET, numbers as 1, on port 8000)"
+        " 5 requested (GET, on port 8000)"
     ]
     assert baseline["discovered"]["db"][0].startswith("PostgreSQL: 2 database(s)")
     report = (done.run_dir / "report.md").read_text()
@@ -333,7 +333,10 @@ def test_php_discovery_lints_the_application_and_tests_php_fpm(pilot):
     assert "json" in observed["discover:app php modules"]["output"]["value"]
     apache, php = baseline["discovered"]["app"]  # what applied, said once each
     assert apache.startswith("apache: its configuration tested (apachectl -t)")
-    assert php.startswith("PHP 8.2.") and php.endswith("2 file(s) linted, PHP-FPM's configuration tested")
+    assert php.startswith("PHP 8.2.") and php.endswith(
+        "2 file(s) linted, PHP-FPM's configuration tested, 1 requested (GET, on port 8000)"
+    )
+    assert observed["discover:app GET /"]["output"]["body"] == {"json": {"total": 25}}
 
 
 def test_engine_task_is_idempotent():

@@ -148,7 +148,7 @@ def test_python_observations_and_route_requests():
     assert by_id["discover:app GET /items/1"].outcome == Outcome.PASSED  # a 404 is an answer, compared
     assert by_id["discover:app GET /items/1"].output["status"] == 404
     assert "Traceback" in by_id["discover:app import shop.forms"].detail  # the evidence
-    assert "2 requested (GET, numbers as 1, on port 8000)" in said
+    assert "2 requested (GET, on port 8000)" in said
     assert (plan.port, plan.routes) == (8000, ["/", "/items/1"])  # what a second observation requests again
     deferred = by_id["discover:app import imghdr when it runs"]
     assert deferred.outcome == Outcome.FAILED
@@ -350,13 +350,16 @@ def test_php_observations_a_file_that_does_not_parse_fails():
         "Errors parsing /srv/app/index.php\n",
     )
     service = Service.model_validate({"image": "x", "app": {"path": "/srv/app", "language": "php"}})
-    found, notes = php.observe(Replayed({"@@lab-php": said}), "app", "c-app", service)
+    found, notes = php.observe(Replayed({"@@lab-php": said}), "app", "c-app", service, None, discover.Plan())
     by_id = {o.id: o for o in found}
     assert by_id["discover:app php -l index.php"].outcome == Outcome.FAILED
     assert by_id["discover:app php -l index.php"].message.startswith("PHP Parse error:  syntax error")
     assert by_id["discover:app php -l lib/cart.php"].outcome == Outcome.PASSED
     assert by_id["discover:app php-fpm -t"].outcome == Outcome.PASSED
-    assert notes.startswith("PHP 8.4.") and notes.endswith("2 file(s) linted, PHP-FPM's configuration tested")
+    assert notes.startswith("PHP 8.4.") and notes.endswith(
+        "2 file(s) linted, PHP-FPM's configuration tested; its routes were not requested: give the port"
+        " (`app: {port: …}` or `expose`)"
+    )
 
 
 @pytest.mark.parametrize("release", ["bookworm", "trixie"])

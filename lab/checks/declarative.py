@@ -21,7 +21,7 @@ from typing import Any
 
 from lab.cancel import Token
 from lab.checks import sql
-from lab.checks.commands import Runner, bounded, deadline_passed, timed_out
+from lab.checks.commands import Runner, argv_of, bounded, deadline_passed, timed_out
 from lab.engine.session import ShellPool
 from lab.engine.types import EngineLike, ExecResult
 from lab.errors import LabError, Stopped
@@ -165,7 +165,7 @@ def json_or_text(body: str, binary: bool) -> Any:
 
 # command ------------------------------------------------------------------------------
 def _command(run: Runner, check_id: str, check: CommandCheck, container: str) -> Observation:
-    argv = ["sh", "-c", check.run] if isinstance(check.run, str) else list(check.run)
+    argv = argv_of(check.run)
     times: list[float] = []
     first: ExecResult | None = None
     for _ in range(check.repeat):

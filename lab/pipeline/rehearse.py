@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 
 from lab.cancel import Token
-from lab.checks.commands import bounded
+from lab.checks.commands import argv_of, bounded
 from lab.compare import verdicts
 from lab.engine import session, streams
 from lab.engine.types import EngineLike
@@ -27,10 +27,6 @@ from lab.scenario.model import Step
 
 OUTPUT_LINES = 30
 Containers = dict[str, dict[str, str]]  # side ("baseline", "candidate") -> service -> container
-
-
-def argv_of(run: list[str] | str) -> list[str]:
-    return ["sh", "-c", run] if isinstance(run, str) else list(run)
 
 
 def run_steps(

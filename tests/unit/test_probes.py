@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 
 from lab.checks import declarative, sql
+from lab.checks.commands import SHELL, argv_of
 from lab.engine.types import ExecResult
 from lab.results import Outcome
 from lab.scenario.model import CommandCheck, SqlCheck
@@ -66,7 +70,15 @@ def test_command_runs_repeat_times_and_compares_the_first_answer():
     assert obs.outcome == Outcome.FAILED and obs.message == "exit code 1 (expected 0): bad thing"
     assert obs.output == {"exit_code": 1, "stdout": "out\n", "stderr": "bad thing\n"}
     assert obs.seconds == [0.02, 0.04, 0.06]
-    assert engine.asked[0][0][-3:] == ["sh", "-c", "job --now"] and engine.asked[0][2] == "www"
+    assert engine.asked[0][0][-5:] == ["sh", "-c", SHELL, "sh", "job --now"] and engine.asked[0][2] == "www"
+
+
+@pytest.mark.parametrize(("shells", "code"), [(("bash", "sh"), 1), (("sh",), 0)])
+def test_a_string_command_fails_with_a_failing_program_in_its_pipeline_where_there_is_bash(tmp_path, shells, code):
+    for name in (*shells, "false", "true"):
+        (tmp_path / name).symlink_to(shutil.which(name) or f"/bin/{name}")
+    done = subprocess.run(argv_of("false | true"), env={"PATH": str(tmp_path)}, capture_output=True, check=False)
+    assert done.returncode == code, done.stderr
 
 
 def test_a_check_past_its_deadline_is_an_error():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from lab.cancel import Token
@@ -92,14 +93,24 @@ def observe(run: Runner, check_id: str, check: Probe, containers: dict[str, str]
 
 # http ---------------------------------------------------------------------------------
 def http_request(check: HttpCheck) -> dict[str, Any]:
-    """What the probe is asked to send (lab/checks/probe/http_probe.py)."""
+    """What the probe is asked to send (lab/checks/probe/http_probe.py); a body file's bytes
+    go as they are (as latin-1 text when they are not UTF-8)."""
+    body, binary = check.body, False
+    if check.body_file is not None:
+        data = Path(check.body_file).read_bytes()
+        try:
+            body = data.decode("utf-8")
+        except UnicodeDecodeError:
+            body, binary = data.decode("latin-1"), True
     return {
         "host": check.service,
         "port": check.port,
         "method": check.method.upper(),
         "path": check.path,
-        "headers": check.headers,
-        "body": check.body,
+        "host_header": check.host,
+        "headers": [list(pair) for pair in check.headers],
+        "body": body,
+        "binary": binary,
         "repeat": check.repeat,
         "timeout": check.timeout,
     }

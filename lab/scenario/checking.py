@@ -5,6 +5,7 @@ Docker; `lab.scenario.loading` calls these while it resolves the variants."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from types import UnionType
@@ -154,6 +155,21 @@ def check_secrets(data: dict[str, Any], spec: ScenarioFile | None, folder: Path,
                     "a secret written into the scenario — declare it under"
                     " secrets (env: VARIABLE or file: path) and write ${secret:NAME} here",
                 )
+    checks = mapping(data.get("checks"))
+    for kind in ("http", "command", "sql"):
+        for index, raw in enumerate(_list(checks.get(kind))):
+            for key, value in mapping(raw).items():
+                for name in secrets.REFERENCE_RE.findall(json.dumps(value)):
+                    if name not in declared:
+                        report.add(
+                            ("checks", kind, index, key),
+                            f"no secret '{name}'{did_you_mean(name, declared)} — declare it under secrets",
+                        )
+            body_file = mapping(raw).get("body_file")
+            if isinstance(body_file, str) and not (folder / body_file).is_file():
+                report.add(("checks", kind, index, "body_file"), f"file not found: {shown(folder / body_file)}")
+            if isinstance(body_file, str) and mapping(raw).get("body") is not None:
+                report.add(("checks", kind, index), "give body or body_file, not both")
     return values
 
 

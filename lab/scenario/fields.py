@@ -76,7 +76,33 @@ def _str_list(value: Any) -> list[str]:
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 Deadline = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+def _headers(value: Any) -> list[tuple[str, str]]:
+    """HTTP headers: a mapping, or a list of [name, value] pairs or "Name: value" lines (a
+    name may repeat, as clients send Cookie or Accept twice).
+
+    >>> _headers({"Accept": "text/html"}), _headers(["X-A: 1", ["X-A", "2"]])
+    ([('Accept', 'text/html')], [('X-A', '1'), ('X-A', '2')])
+    """
+    if isinstance(value, dict):
+        return [(str(k), str(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        pairs = []
+        for item in value:
+            if isinstance(item, str) and ":" in item:
+                name, _, val = item.partition(":")
+                pairs.append((name.strip(), val.strip()))
+            elif isinstance(item, list) and len(item) == 2:
+                pairs.append((str(item[0]), str(item[1])))
+            else:
+                raise ValueError(f"a header is a pair [name, value] or a line 'Name: value', got {item!r}")
+        return pairs
+    raise ValueError("expected headers: a mapping, or a list of [name, value] pairs")
+
+
 TextMap = Annotated[dict[str, str], BeforeValidator(_text_map)]
+Headers = Annotated[list[tuple[str, str]], BeforeValidator(_headers)]
 Argv = Annotated[list[str] | str, BeforeValidator(_argv)]
 StrList = Annotated[list[str], BeforeValidator(_str_list)]
 

@@ -29,7 +29,7 @@ from lab.scenario.checking import (
     test_files_of,
     variant_specs,
 )
-from lab.scenario.model import ScenarioFile, Service
+from lab.scenario.model import Checks, ScenarioFile, Service
 from lab.scenario.overrides import Given, apply_given
 from lab.scenario.resolved import BASELINE, TWIN, Scenario, Variant
 from lab.scenario.traffic import check_replay
@@ -149,7 +149,7 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios"), given: Give
         change=spec.change,
         variants=tuple(variants),
         test_files=tuple(test_files),
-        checks=spec.checks,
+        checks=_resolved_checks(spec.checks, secret_values, folder),
         timeouts=spec.timeouts,
         backups=tuple(backups),
         replay=tuple(replay),
@@ -159,6 +159,37 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios"), given: Give
         effective=copy.deepcopy(data),
         overrides=tuple(given.described()) if given else (),
         discover=spec.discover,
+    )
+
+
+def _resolved_checks(checks: Checks, values: dict[str, str], folder: Path) -> Checks:
+    """The checks as they run: `${secret:NAME}` replaced in what they send (an HTTP check's
+    path, Host, headers and body, a command, a query — redacted in every artefact as all
+    secrets are), an HTTP body file's path made absolute."""
+
+    def sub(text: str) -> str:
+        return secrets.substitute(text, values)
+
+    return checks.model_copy(
+        update={
+            "http": [
+                c.model_copy(
+                    update={
+                        "path": sub(c.path),
+                        "host": sub(c.host) if c.host else c.host,
+                        "headers": [(k, sub(v)) for k, v in c.headers],
+                        "body": sub(c.body) if c.body is not None else None,
+                        "body_file": str((folder / c.body_file).resolve()) if c.body_file else None,
+                    }
+                )
+                for c in checks.http
+            ],
+            "command": [
+                c.model_copy(update={"run": sub(c.run) if isinstance(c.run, str) else [sub(a) for a in c.run]})
+                for c in checks.command
+            ],
+            "sql": [c.model_copy(update={"query": sub(c.query)}) for c in checks.sql],
+        }
     )
 
 

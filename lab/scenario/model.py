@@ -17,6 +17,7 @@ from lab.scenario.fields import (
     Argv,
     Deadline,
     Duration,
+    Headers,
     JsonPath,
     Model,
     Regex,
@@ -161,8 +162,10 @@ class HttpCheck(Probe):
     port: int = Field(default=80, ge=1, le=65535)
     method: str = "GET"
     path: str = "/"
-    headers: TextMap = {}
+    host: str | None = None  # the Host header (a virtual host); default: the service's name
+    headers: Headers = []
     body: str | None = None
+    body_file: str | None = None  # a file of the scenario sent as the body (bytes as they are)
     expect_status: int | None = None  # default: any status below 400 passes
     compare_headers: list[str] = ["content-type"]
 

@@ -698,6 +698,10 @@ def test_a_planted_secret_is_in_no_artefact(pilot):
     assert [name for name, text in texts.items() if planted in text] == []
     assert "payment provider login with [secret:api_token]" in texts["logs/baseline/app.log"]
     assert "[secret:api_token]" in texts["results.json"] and "[secret:api_token]" in texts["report.md"]
+    # ${secret:NAME} in a check's command: the real value sent, its answer redacted
+    results = json.loads(texts["results.json"])
+    given = next(o for o in results["copies"][0]["observations"][0] if o["id"] == "command:token given to a command")
+    assert given["output"]["stdout"] == "login:[secret:api_token]\n"
 
 
 def test_concurrent_pilots_keep_to_themselves(tmp_path, client):

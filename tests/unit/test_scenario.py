@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from lab import scenario
+from lab.checks import declarative
 from lab.errors import ScenarioError
 from lab.scenario import fields, loading
 from tests.conftest import ROOT
@@ -306,3 +307,39 @@ def test_discovery_alone_is_something_to_compare(write_scenario):
         name="off",
     )
     assert set(scenario.load(str(off)).discovered(scenario.load(str(off)).baseline)) == {"db"}
+
+
+def test_http_checks_say_what_clients_say_and_take_secrets(write_scenario, monkeypatch):
+    monkeypatch.setenv("SHOP_TOKEN", "s3cret-token")
+    text = VALID.replace("client: Example GmbH", "client: Example GmbH\nsecrets:\n  token: {env: SHOP_TOKEN}") + (
+        "  http:\n"
+        "    - name: api\n"
+        "      service: app\n"
+        "      path: /api?key=${secret:token}\n"
+        "      host: shop.example.org\n"
+        "      headers: ['Accept: text/html', [Accept, application/json], 'Authorization: Bearer ${secret:token}']\n"
+        "      body_file: bodies/order.json\n"
+        "  command:\n"
+        "    - {name: login, service: app, run: 'login --token ${secret:token} | tee /dev/null'}\n"
+    )
+    files = FILES | {"bodies/order.json": '{"sku": 1}\n'}
+    loaded = scenario.load(str(write_scenario(text, files)))
+    (http,) = loaded.checks.http
+    assert http.path == "/api?key=s3cret-token" and http.host == "shop.example.org"
+    assert http.headers == [
+        ("Accept", "text/html"),
+        ("Accept", "application/json"),
+        ("Authorization", "Bearer s3cret-token"),
+    ]
+    assert Path(http.body_file or "").read_text() == '{"sku": 1}\n'
+    assert loaded.checks.command[0].run == "login --token s3cret-token | tee /dev/null"
+    request = declarative.http_request(http)
+    assert request["host_header"] == "shop.example.org" and request["body"] == '{"sku": 1}\n'
+    assert request["headers"][1] == ["Accept", "application/json"] and not request["binary"]
+
+
+def test_a_secret_a_check_names_must_be_declared_and_a_body_file_must_be_there(write_scenario):
+    text = VALID + "  http:\n    - {name: api, service: app, path: '/?k=${secret:tokn}', body_file: nope.json}\n"
+    found = problems(write_scenario, text)
+    assert any("checks.http.0.path: no secret 'tokn'" in p for p in found), found
+    assert any("checks.http.0.body_file: file not found: " in p and "nope.json" in p for p in found), found

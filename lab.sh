@@ -34,6 +34,11 @@ if ! command -v chromium >/dev/null || ! command -v pdftotext >/dev/null; then
         echo "note: without chromium the pilots write no report.pdf (install chromium and poppler-utils)" >&2
     fi
 fi
+# The probe's HTTPS test makes a self-signed certificate.
+if ! command -v openssl >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing openssl (the probe's HTTPS test)..." >&2
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl >/dev/null
+fi
 # The engine tests start a second engine in a network namespace of its own (ip, nsenter).
 if ! command -v ip >/dev/null || ! command -v nsenter >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

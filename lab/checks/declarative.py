@@ -105,6 +105,7 @@ def http_request(check: HttpCheck) -> dict[str, Any]:
     return {
         "host": check.service,
         "port": check.port,
+        "scheme": check.scheme,
         "method": check.method.upper(),
         "path": check.path,
         "host_header": check.host,
@@ -153,7 +154,7 @@ def http_observation(check_id: str, check: HttpCheck, answer: dict[str, Any], fa
         "status": status,
         "headers": {k: v for k, v in answer["headers"].items() if k in wanted},
         "body": json_or_text(answer["body"], answer["binary"]),
-    }
+    } | ({"tls": answer["tls"]} if answer.get("tls") else {})
     message = "" if passed else f"HTTP {status} (expected {check.expect_status or f'a status below {fails_from}'})"
     return Observation(
         id=check_id,

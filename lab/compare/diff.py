@@ -112,6 +112,7 @@ def render(
     if "status" in output:
         lines.append(("status", str(output["status"])))
         lines += [(f"header {k}", v) for k, v in sorted(output.get("headers", {}).items())]
+        lines += [(f"tls {k}", str(v)) for k, v in sorted(output.get("tls", {}).items())]
         body = output.get("body", {})
         if "json" in body:
             lines += [(p, v) for p, v in flatten(body["json"]) if not any(r.match(p) for r in rules.json_paths)]

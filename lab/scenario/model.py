@@ -160,6 +160,7 @@ class HttpCheck(Probe):
     """A request sent from inside the copy's network (a probe container) to a service."""
 
     port: int = Field(default=80, ge=1, le=65535)
+    scheme: Literal["http", "https"] = "http"  # https: any certificate accepted, and reported
     method: str = "GET"
     path: str = "/"
     host: str | None = None  # the Host header (a virtual host); default: the service's name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import socketserver
+import ssl
 import subprocess
 import sys
 import threading
@@ -289,3 +290,43 @@ def test_serve_answers_a_line_per_request_and_one_request_from_the_environment(h
     )
     answer = json.loads(single.stdout)
     assert json.loads(answer["body"])["path"] == "/single" and len(answer["seconds"]) == 3
+
+
+@pytest.fixture
+def https(tmp_path) -> Iterator[int]:
+    """The HTTP/1.1 test server behind TLS, with a self-signed certificate made here."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=shop.example.org",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        check=True,
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Http11)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    Http11.connections = []
+    yield from serving(server)
+
+
+def test_https_with_a_self_signed_certificate_is_accepted_and_said(probe, https):
+    one, two = probe.answer([get(https, "/a", scheme="https"), get(https, "/b", scheme="https")])
+    assert json.loads(one["body"])["path"] == "/a" and json.loads(two["body"])["path"] == "/b"
+    assert one["tls"]["version"].startswith("TLSv1.")
+    assert one["tls"]["certificate"].startswith("not trusted: self")  # "self-signed certificate"
+    assert len(Http11.connections) == 1  # one kept (the trust question, on its own, ends at the handshake)

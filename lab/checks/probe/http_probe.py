@@ -2,15 +2,17 @@
 """The lab's probe, run inside a copy's network.
 
 One request: `http-probe` sends the request in the LAB_REQUEST environment variable
-({"host", "port", "method", "path", "headers", "body", "repeat", "timeout"}) `repeat`
+({"host", "port", "scheme", "method", "path", "headers", "body", "repeat", "timeout"}) `repeat`
 times, one after another, and prints what came back as JSON: the first response whole,
 every response timed.
 
 Many requests: `http-probe --serve` reads one JSON request per line on stdin and answers
 each with one JSON line, keeping its connections open between requests (a replay of the
 client's traffic sends thousands through one process):
-  {"type": "http", "host", "port", "method", "path", "host_header", "headers": [[k, v]],
+  {"type": "http", "host", "port", "scheme", "method", "path", "host_header", "headers": [[k, v]],
    "body", "binary", "repeat", "timeout"}
+With "scheme": "https" the server's certificate is accepted whatever it is, and the answer
+says which TLS version was spoken and whether the certificate would be trusted.
   {"type": "redis", "host", "port", "db", "args": [...], "repeat", "timeout"}
 Request bodies and Redis arguments marked binary are bytes as latin-1 text.
 
@@ -28,6 +30,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import sys
 import time
 
@@ -38,12 +41,36 @@ LONGEST_LINE = 1 << 16
 PIPELINED = 16 << 10  # bytes of requests written at once, so that the server never waits for its answers to be read
 
 
+def _certificate(sock, host):
+    """What a TLS server's certificate is, in words: trusted by the system's authorities for
+    this name, or not (self-signed or another name), with why."""
+    der = sock.getpeercert(binary_form=True)
+    if der is None:
+        return "none"
+    try:
+        context = ssl.create_default_context()
+        with socket.create_connection(sock.getpeername()[:2], timeout=sock.gettimeout()) as raw:
+            with context.wrap_socket(raw, server_hostname=host):
+                return "trusted"
+    except ssl.SSLCertVerificationError as err:
+        return f"not trusted: {err.verify_message}"
+    except (OSError, ssl.SSLError) as err:
+        return f"not checked: {err}"
+
+
 class Connection:
     """A TCP connection and what it has received and not yet read."""
 
-    def __init__(self, host, port, timeout):
+    def __init__(self, host, port, timeout, tls=False):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.tls = None
+        if tls:  # the copy's certificate is whatever the client's is: accepted, and said what it is
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            self.sock = context.wrap_socket(self.sock, server_hostname=host)
+            self.tls = {"version": self.sock.version(), "certificate": _certificate(self.sock, host)}
         self.buffer = bytearray()
         self.answered = 0  # answers read: a connection that has answered may have been closed since
 
@@ -144,10 +171,12 @@ def http_response(conn, method):
     return status, headers, body, close
 
 
-def record_http(out, response, seconds):
+def record_http(out, response, seconds, tls=None):
     status, headers, body, _ = response
     out["seconds"].append(seconds)
     if len(out["seconds"]) == 1:
+        if tls is not None:
+            out["tls"] = tls
         out["status"] = status
         out["headers"] = headers
         try:
@@ -235,7 +264,7 @@ class Probe:
     def _connection(self, req):
         key = _key(req)
         if key not in self.connections:
-            conn = Connection(req["host"], req["port"], req["timeout"])
+            conn = Connection(req["host"], req["port"], req["timeout"], req.get("scheme") == "https")
             self.connections[key] = conn
             if req.get("type") == "redis" and req["db"]:
                 conn.sock.sendall(redis_command(["SELECT", str(req["db"])]))
@@ -281,7 +310,10 @@ class Probe:
                 for index, req, _ in batch:
                     got = redis_reply(conn) if redis else http_response(conn, req["method"])
                     now = time.perf_counter()
-                    (record_redis if redis else record_http)(outs[index], got, now - max(sent, last))
+                    if redis:
+                        record_redis(outs[index], got, now - max(sent, last))
+                    else:
+                        record_http(outs[index], got, now - max(sent, last), conn.tls)
                     last = now
                     answered += 1
                     runs.pop(0)
@@ -309,7 +341,7 @@ class Probe:
 def _key(req):
     if req.get("type") == "redis":
         return ("redis", req["host"], req["port"], req["db"])
-    return ("http", req["host"], req["port"])
+    return (req.get("scheme", "http"), req["host"], req["port"])
 
 
 def _empty(req):

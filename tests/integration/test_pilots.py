@@ -339,6 +339,16 @@ def test_php_discovery_lints_the_application_and_tests_php_fpm(pilot):
     assert observed["discover:app GET /"]["output"]["body"] == {"json": {"total": 25}}
 
 
+def test_an_https_check_with_a_virtual_host_and_a_self_signed_certificate(pilot):
+    done = pilot(scenario_path("https"))
+    assert done.code == 0, done.stdout + done.stderr
+    results = json.loads((done.run_dir / "results.json").read_text())
+    for copy in results["copies"]:
+        (answer,) = copy["observations"][0]
+        assert answer["output"]["body"] == {"json": {"host": "shop.example.org"}}  # the Host it was given
+        assert answer["output"]["tls"] == {"version": "TLSv1.3", "certificate": "not trusted: self-signed certificate"}
+
+
 def test_engine_task_is_idempotent():
     done = invoke("engine")
     assert done.returncode == 0, done.stderr

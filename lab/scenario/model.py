@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+import sqlparse
 from pydantic import BeforeValidator, Field, field_validator
 
 from lab.scenario.fields import (
@@ -154,6 +155,18 @@ class SqlCheck(Probe):
     database: str | None = None  # for sqlite: the database file
     user: str | None = None
     ordered: bool = True  # false: rows compare as a set (order-insensitive)
+
+    @field_validator("query")
+    @classmethod
+    def _one_statement(cls, query: str) -> str:
+        """One statement: its answer is what is compared (a PostgreSQL query also runs again
+        for its column types and timings, which statements that write would not survive)."""
+        if len([s for s in sqlparse.split(query) if s.strip().strip(";").strip()]) > 1:
+            raise ValueError(
+                "an sql check is one statement, and this query has several — make a check of each,"
+                " or run a script with a command check (psql --file, mariadb < file)"
+            )
+        return query
 
 
 class HttpCheck(Probe):

@@ -343,3 +343,14 @@ def test_a_secret_a_check_names_must_be_declared_and_a_body_file_must_be_there(w
     found = problems(write_scenario, text)
     assert any("checks.http.0.path: no secret 'tokn'" in p for p in found), found
     assert any("checks.http.0.body_file: file not found: " in p and "nope.json" in p for p in found), found
+
+
+def test_an_sql_check_is_one_statement(write_scenario):
+    text = VALID + (
+        "  sql:\n"
+        "    - {name: two, service: db, query: 'CREATE TEMP TABLE t (x int); SELECT x FROM t'}\n"
+        "    - {name: one, service: db, query: \"SELECT ';' AS semicolon; -- a comment\"}\n"
+    )
+    found = problems(write_scenario, text)
+    assert any("checks.sql.0.query: an sql check is one statement, and this query has several" in p for p in found)
+    assert not any("checks.sql.1" in p for p in found), found

@@ -44,9 +44,9 @@ from lab.scenario.model import Service
 
 DETECT_SECONDS = 15.0
 PARALLEL = 4
-# What the container has: a PostgreSQL server that answers, and its OS user when the
-# container runs as another one (psql then runs as that user), Python, nginx, a Redis server
-# that answers.
+# What the container has: a PostgreSQL server that answers (and its OS user when the
+# container runs as another one: psql then runs as that user), Python, PHP and PHP-FPM,
+# nginx, Apache, a MariaDB/MySQL server and a Redis server that answer.
 DETECT = r"""
 for bin in /usr/lib/postgresql/*/bin/postgres "$(command -v postgres)"; do
   [ -x "$bin" ] && command -v psql >/dev/null && pg_isready -q 2>/dev/null && { echo postgresql; break; }
@@ -102,6 +102,9 @@ def observe(
         again = probing.request_routes(shells, name, plan, stack.probe)
         if plan.postgresql is not None and plan.tried:
             again = postgresql.observe(shells, name, stack.containers[name], plan.postgresql, server=False)[0] + again
+        if plan.mariadb_tried:  # a function's answer may vary: only the tries are kept
+            tries = mariadb.observe(shells, name, stack.containers[name], stack.services[name], plan)[0]
+            again = [o for o in tries if o.id.startswith(f"{PREFIX}{name} mariadb: ")] + again
         return again, [], plan
 
     try:
@@ -135,7 +138,7 @@ def _service(run: Runner, name: str, stack: Stack) -> tuple[list[Observation], l
         plan.postgresql = "postgres" if "os-user-postgres" in has else ""
         probes.append(("PostgreSQL", lambda: postgresql.observe(run, name, container, plan.postgresql, plan=plan)))
     if "mariadb" in has:
-        probes.append(("MariaDB", lambda: mariadb.observe(run, name, container, service)))
+        probes.append(("MariaDB", lambda: mariadb.observe(run, name, container, service, plan)))
     for server in ("nginx", "apache"):
         if server in has:
             probes.append((server, functools.partial(servers.observe_web_server, run, name, container, server)))

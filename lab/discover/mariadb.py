@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from lab.checks.commands import Runner
-from lab.discover.probing import PREFIX, inventory, observation, script, tested
+from lab.discover.probing import PREFIX, Plan, inventory, observation, script, tested
 from lab.errors import LabError
 from lab.results import Observation, Outcome
 from lab.scenario.model import Service
@@ -178,7 +178,7 @@ MARIADB_INVENTORIES = {"setting": "settings", "plugin": "plugins", "collation": 
 ROOT_PASSWORDS = ("MARIADB_ROOT_PASSWORD", "MYSQL_ROOT_PASSWORD")
 
 
-def observe(run: Runner, name: str, container: str, service: Service) -> tuple[list[Observation], str]:
+def observe(run: Runner, name: str, container: str, service: Service, plan: Plan) -> tuple[list[Observation], str]:
     """The server's inventories, the tables whose collation is not the server's default,
     the client's objects, and each view and function without parameters tried. As root
     (Debian's MariaDB lets the OS user root in), with the root password of the service's
@@ -207,6 +207,7 @@ def observe(run: Runner, name: str, container: str, service: Service) -> tuple[l
             out.append(observation(check_id, name, Outcome.SKIPPED, f"not judged: {answer}"))
         else:
             out.append(observation(check_id, name, Outcome.FAILED, answer))
+    plan.mariadb_tried = len(found.tries)
     if found.options is not None:
         out.append(tested(f"{PREFIX}{name} mariadb option files", name, *found.options))
     said = (

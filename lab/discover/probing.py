@@ -26,7 +26,8 @@ class Plan:
     """What applied to one service, so that a second observation asks only what may vary."""
 
     postgresql: str | None = None  # "" for the container's user, else the OS user psql runs as
-    tried: int = 0  # database objects tried (none: nothing of the database's to observe again)
+    tried: int = 0  # PostgreSQL objects tried (none: nothing of the database's to observe again)
+    mariadb_tried: int = 0  # MariaDB objects tried
     port: int = 0
     routes: list[str] = field(default_factory=list)  # GET routes without parameters, requested through the probe
 

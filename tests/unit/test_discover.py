@@ -261,18 +261,27 @@ def test_redis_settings_are_those_the_clients_files_set(tmp_path):
 
 def test_a_second_observation_asks_only_what_may_vary(monkeypatch):
     answer = '{"status": 200, "headers": {}, "body": "ok", "binary": false, "seconds": [0.01], "error": null}\n'
-    run = Replayed({"http-probe": answer, "@@lab-pg": recorded("postgresql-17.txt")})
+    run = Replayed(
+        {"http-probe": answer, "@@lab-pg": recorded("postgresql-17.txt"), "@@lab-my": recorded("mariadb-11.8.txt")}
+    )
     run.close = lambda: None  # type: ignore[attr-defined]
     monkeypatch.setattr(discover, "ShellPool", lambda engine, token: run)
     stack = discover.Stack(
-        {"app": Service(image="x"), "db": Service(image="y")}, {"app": "c-app", "db": "c-db"}, "c-probe"
+        {"app": Service(image="x"), "db": Service(image="y"), "my": Service(image="z")},
+        {"app": "c-app", "db": "c-db", "my": "c-my"},
+        "c-probe",
     )
-    plans = {"app": discover.Plan(port=8000, routes=["/"]), "db": discover.Plan(postgresql="", tried=6)}
+    plans = {
+        "app": discover.Plan(port=8000, routes=["/"]),
+        "db": discover.Plan(postgresql="", tried=6),
+        "my": discover.Plan(mariadb_tried=4),
+    }
     again = discover.observe(None, stack, None, before=discover.Discovery(plans=plans))  # type: ignore[arg-type]
     ids = sorted(o.id for o in again.observations)
     assert "discover:app GET /" in ids and "discover:db invoices: function public.open_total()" in ids
-    assert not any("system view columns" in i or "distributions" in i for i in ids)  # inventories: once
-    assert sorted(c[0] for c in run.calls) == ["c-db", "c-probe"]  # no detection, no Python, no grep
+    assert "discover:my mariadb: function shop.item_count" in ids
+    assert not any("system view columns" in i or "distributions" in i or "mariadb settings" in i for i in ids)
+    assert sorted(c[0] for c in run.calls) == ["c-db", "c-my", "c-probe"]  # no detection, no Python, no grep
     pg = next(c for c in run.calls if c[0] == "c-db")
     assert pg[2] is None  # as the container's own user
 
@@ -315,7 +324,9 @@ def test_mariadb_inventories_objects_and_tries_are_read(version):
 def test_mariadb_observations_root_password_and_the_new_default_collation():
     run = Replayed({"@@lab-my": recorded("mariadb-11.8.txt")})
     service = Service.model_validate({"image": "mariadb", "environment": {"MARIADB_ROOT_PASSWORD": "s3cret"}})
-    found, said = mariadb.observe(run, "db", "c-db", service)
+    plan = discover.Plan()
+    found, said = mariadb.observe(run, "db", "c-db", service, plan)
+    assert plan.mariadb_tried == 4  # what a second observation tries again
     by_id = {o.id: o for o in found}
     assert run.calls[0][2] == "root" and run.envs[0]["MYSQL_PWD"] == "s3cret"
     collations = by_id["discover:db mariadb tables whose collation is not the server's default"]

@@ -213,33 +213,31 @@ class Engine:
         if not self._call(self.client.api.put_archive, container, path, data):
             raise EngineError(f"the engine refused to unpack files into {container}:{path}")
 
-    def exists(self, container: str, path: str) -> bool:
-        """Whether a path is in a container (created or running): the first header of the
-        archive the engine streams, the rest left unread."""
+    def _archive(self, container: str, path: str) -> Iterable[bytes] | None:
+        """The tar archive of a path in a container (created or running), as the engine
+        streams it; None when there is no such path."""
         try:
-            stream, _ = self.client.api.get_archive(container, path)
-        except docker.errors.NotFound:
-            return False
-        except requests.exceptions.ConnectionError as err:
-            raise EngineUnavailable(f"the Docker engine stopped answering ({_short(err)})") from err
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
-            raise EngineError(f"the engine could not look at {container}:{path}: {_short(err)}") from None
+            stream: Iterable[bytes] = self._call(self.client.api.get_archive, container, path)[0]
+        except EngineError as err:
+            if isinstance(err.__cause__, docker.errors.NotFound):
+                return None
+            raise
+        return stream
+
+    def exists(self, container: str, path: str) -> bool:
+        """Whether a path is in a container: its archive is asked for, and left unread."""
+        stream = self._archive(container, path)
         close = getattr(stream, "close", None)
         if close is not None:
             close()
-        return True
+        return stream is not None
 
     def listing(self, container: str, folder: str) -> list[str]:
-        """The paths under `folder` in a container (created or running), from the headers of
-        the archive the engine streams; [] when there is no such folder."""
-        try:
-            stream, _ = self.client.api.get_archive(container, folder)
-        except docker.errors.NotFound:
+        """The paths under `folder` in a container, from the headers of its archive; [] when
+        there is no such folder."""
+        stream = self._archive(container, folder)
+        if stream is None:
             return []
-        except requests.exceptions.ConnectionError as err:
-            raise EngineUnavailable(f"the Docker engine stopped answering ({_short(err)})") from err
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
-            raise EngineError(f"the engine could not list {container}:{folder}: {_short(err)}") from None
         parent = folder.rstrip("/").rsplit("/", 1)[0]
         try:
             with tarfile.open(fileobj=_Chunks(stream), mode="r|") as tar:

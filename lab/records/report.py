@@ -230,7 +230,7 @@ def discovered(result: PilotResult) -> dict[str, Any] | None:
     findings = []
     for cand in result.candidates:
         found = [
-            {"id": c.id, "what": COUNT_WORDS[c.status], "why": c.message}
+            {"id": c.id, "what": c.status.value, "why": c.message}
             for status in ORDER[:4]
             for c in cand.comparisons
             if c.id in ids and c.status == status

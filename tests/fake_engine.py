@@ -150,6 +150,7 @@ class FakeEngine:
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
     polls: dict[str, int] = field(default_factory=dict)
     execs: list[tuple[str, list[str]]] = field(default_factory=list)
+    exec_users: list[tuple[str, str, str | None]] = field(default_factory=list)  # (container, command, user)
     started: list[str] = field(default_factory=list)
     archives: list[tuple[str, str]] = field(default_factory=list)  # (container, path)
     files: list[str] = field(default_factory=list)  # paths every container's image has (listing)
@@ -220,6 +221,7 @@ class FakeEngine:
     def attach(self, container: str, argv: list[str], user: str | None = None) -> tuple[FakeStream, str]:
         exec_id = f"exec-{len(self.execs)}"
         self.execs.append((container, argv))
+        self.exec_users.append((container, " ".join(argv), user))
         shell = argv == ["sh"]  # a long-lived shell (lab.engine.session)
         return FakeStream(self, self._spec(container), " ".join(argv), exec_id, shell), exec_id
 

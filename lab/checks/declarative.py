@@ -29,6 +29,7 @@ from lab.errors import LabError, Stopped
 from lab.results import Kind, Observation, Outcome
 from lab.scenario import Scenario
 from lab.scenario.model import CommandCheck, HttpCheck, Probe, SqlCheck
+from lab.users import Users
 
 PARALLEL = 4
 KINDS: dict[type[Probe], Kind] = {SqlCheck: Kind.SQL, HttpCheck: Kind.HTTP, CommandCheck: Kind.COMMAND}
@@ -50,6 +51,7 @@ def run_all(
     containers: dict[str, str],
     probe: str | None,
     token: Token,
+    users: Users,
     writes: bool = True,
 ) -> list[Observation]:
     """Observe every declarative check once (without `writes`, only those that read),
@@ -59,24 +61,31 @@ def run_all(
     shells = ShellPool(engine, token)
     try:
         with ThreadPoolExecutor(max_workers=PARALLEL, thread_name_prefix="probe") as pool:
-            return list(pool.map(lambda item: observe(shells, item[0], item[1], containers, probe), checks))
+            return list(pool.map(lambda item: observe(shells, item[0], item[1], containers, probe, users), checks))
     finally:
         shells.close()
 
 
-def observe(run: Runner, check_id: str, check: Probe, containers: dict[str, str], probe: str | None) -> Observation:
-    """Run one check against one copy; a failure to run is an observation too."""
+def observe(
+    run: Runner, check_id: str, check: Probe, containers: dict[str, str], probe: str | None, users: Users | None = None
+) -> Observation:
+    """Run one check against one copy (as the OS user lab.users says; without `users`, the
+    container's own); a failure to run is an observation too."""
     container = containers[check.service]
     try:
         if isinstance(check, SqlCheck):
-            found = sql.observe(run, check_id, check, container)
+            found = sql.observe(
+                run, check_id, check, container, users.database(check.service, check.dialect) if users else None
+            )
         elif isinstance(check, HttpCheck):
             if probe is None:
                 raise LabError("no probe container for HTTP checks")
             found = _http(run, check_id, check, probe)
         else:
             assert isinstance(check, CommandCheck)
-            found = _command(run, check_id, check, container)
+            found = _command(
+                run, check_id, check, container, users.command(check.service, check.run_as) if users else check.run_as
+            )
     except Stopped:
         raise
     except (LabError, csv.Error, ValueError) as err:
@@ -176,12 +185,12 @@ def json_or_text(body: str, binary: bool) -> Any:
 
 
 # command ------------------------------------------------------------------------------
-def _command(run: Runner, check_id: str, check: CommandCheck, container: str) -> Observation:
+def _command(run: Runner, check_id: str, check: CommandCheck, container: str, os_user: str | None) -> Observation:
     argv = argv_of(check.run)
     times: list[float] = []
     first: ExecResult | None = None
     for _ in range(check.repeat):
-        result = run(container, bounded(argv, check.timeout), None, check.user, check.timeout)
+        result = run(container, bounded(argv, check.timeout), None, os_user, check.timeout)
         if timed_out(result):
             return deadline_passed(check_id, check)
         first = first or result

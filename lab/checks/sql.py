@@ -56,7 +56,8 @@ def parse_psql(stdout: str, repeat: int) -> tuple[list[dict[str, str]], list[lis
     return columns, [[None if v == NULL else v for v in row] for row in rows], times[:repeat]
 
 
-def observe(run: Runner, check_id: str, check: SqlCheck, container: str) -> Observation:
+def observe(run: Runner, check_id: str, check: SqlCheck, container: str, os_user: str | None = None) -> Observation:
+    """The query's answer, its client run as `os_user` (lab.users)."""
     if check.dialect == "postgresql":
         argv = ["psql", "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--file=-"]
         argv += [f"--username={check.user}"] if check.user else []
@@ -66,7 +67,7 @@ def observe(run: Runner, check_id: str, check: SqlCheck, container: str) -> Obse
             container,
             bounded(["sh", "-c", shell], check.timeout),
             {"LAB_SQL": sql_script(check.query, check.repeat), "LC_ALL": "C.UTF-8"},  # "Time:", not "Zeit:"
-            None,
+            os_user,
             check.timeout,
         )
         if timed_out(result):
@@ -81,10 +82,10 @@ def observe(run: Runner, check_id: str, check: SqlCheck, container: str) -> Obse
             output={"columns": columns, "rows": rows},
             seconds=times or [result.seconds],
         )
-    return _sql_simple(run, check_id, check, container)
+    return _sql_simple(run, check_id, check, container, os_user)
 
 
-def _sql_simple(run: Runner, check_id: str, check: SqlCheck, container: str) -> Observation:
+def _sql_simple(run: Runner, check_id: str, check: SqlCheck, container: str, os_user: str | None) -> Observation:
     """MariaDB/MySQL and SQLite: values through the client's CSV/tab output, timed per run."""
     if check.dialect == "sqlite":
         argv = ["sqlite3", "-header", "-csv", "-nullvalue", NULL, check.database or ":memory:", check.query]
@@ -97,7 +98,7 @@ def _sql_simple(run: Runner, check_id: str, check: SqlCheck, container: str) -> 
     times: list[float] = []
     first: ExecResult | None = None
     for _ in range(check.repeat):
-        result = run(container, bounded(argv, check.timeout), None, None, check.timeout)
+        result = run(container, bounded(argv, check.timeout), None, os_user, check.timeout)
         if timed_out(result):
             return deadline_passed(check_id, check)
         if result.exit_code != 0:

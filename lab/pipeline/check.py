@@ -51,7 +51,7 @@ def check_copy(ctx: RunContext, work: CopyWork) -> None:
     second = work.is_baseline and ctx.scenario.checks.noise.second_run
     discovered: Future[discover.Discovery] = Future()
     rediscovered = work.side.submit(_discover, ctx, work, probe, discovered, second) if discovering else None
-    first = declarative.run_all(work.engine, ctx.scenario, work.containers, probe, ctx.token)
+    first = declarative.run_all(work.engine, ctx.scenario, work.containers, probe, ctx.token, work.users)
     first += traffic.observe(ctx, work, probe)
     first_done = ctx.clock()
     recorded = []
@@ -72,7 +72,9 @@ def check_copy(ctx: RunContext, work: CopyWork) -> None:
         if ctx.token.wait(first_done + SECOND_PASS_GAP - ctx.clock()):
             ctx.token.check()
         # A check that writes would read its own write: its noise is learned from the twin only.
-        again = declarative.run_all(work.engine, ctx.scenario, work.containers, probe, ctx.token, writes=False)
+        again = declarative.run_all(
+            work.engine, ctx.scenario, work.containers, probe, ctx.token, work.users, writes=False
+        )
         again += traffic.observe(ctx, work, probe, writes=False)
         again += rediscovered.result() if rediscovered is not None else []
         copy.observations.append(values + again)

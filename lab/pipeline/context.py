@@ -28,6 +28,7 @@ from lab.replay import Traffic
 from lab.results import CopyResult, PilotResult
 from lab.scenario import Scenario, Variant
 from lab.scenario.secrets import Redactor
+from lab.users import Users
 
 Say = Callable[[str], None]
 PROBE = "lab-probe"  # the HTTP probe's container in a copy, and its key in the image plans
@@ -64,6 +65,7 @@ class RunContext:
     t0: float
     refs: Refs = field(default_factory=dict)
     traffic: list[Traffic] = field(default_factory=list)  # the client's logs, read (lab.pipeline.traffic)
+    users: dict[str, Users] = field(default_factory=dict)  # variant -> the OS users of its containers
     wrapping: bool = False  # the stages are over: logs, teardown and the run folder
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -175,6 +177,10 @@ class CopyWork:
         self.names = CopyNames(ctx.run_id, variant.name)
         self.engine: EngineLike = ctx.placement[variant.name]
         self.containers = {s: self.names.container(s) for s in variant.services}
+        with ctx.lock:  # one lookup per container, also for the steps that reach this copy from another
+            self.users = ctx.users.setdefault(
+                variant.name, Users(self.engine, ctx.token, variant.services, self.containers)
+            )
         self.side = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"side-{variant.name}")
         self.probe: Future[str] | None = None
         self.describing: Future[None] | None = None

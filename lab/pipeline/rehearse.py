@@ -24,13 +24,18 @@ from lab.pipeline import verify
 from lab.pipeline.context import CopyWork, RunContext
 from lab.results import CheckResult, Kind, Outcome, StepRecord
 from lab.scenario.model import Step
+from lab.users import Users
 
 OUTPUT_LINES = 30
 Containers = dict[str, dict[str, str]]  # side ("baseline", "candidate") -> service -> container
 
 
 def run_steps(
-    engines: Mapping[str, EngineLike], steps: list[Step], containers: Containers, token: Token
+    engines: Mapping[str, EngineLike],
+    steps: list[Step],
+    containers: Containers,
+    token: Token,
+    users: Mapping[str, Users] | None = None,
 ) -> list[StepRecord]:
     """Run the steps in order. A step that fails stops the chain of its services: a later
     step that concerns one of them is recorded as not run, the others still run (a failing
@@ -45,7 +50,7 @@ def run_steps(
         if stopped_by is not None:
             records.append(skipped(step, f"the earlier step '{stopped_by}' on the same service failed"))
         else:
-            records.append(run_step(engines, step, containers, token))
+            records.append(run_step(engines, step, containers, token, users))
         if not records[-1].ok:
             broken.update({s: stopped_by or step.name for s in services})
     return records
@@ -76,23 +81,32 @@ def skipped(step: Step, why: str) -> StepRecord:
     )
 
 
-def run_step(engines: Mapping[str, EngineLike], step: Step, containers: Containers, token: Token) -> StepRecord:
-    """One step, bounded by its timeout and by the token (whose error it raises)."""
+def run_step(
+    engines: Mapping[str, EngineLike],
+    step: Step,
+    containers: Containers,
+    token: Token,
+    users: Mapping[str, Users] | None = None,
+) -> StepRecord:
+    """One step, bounded by its timeout and by the token (whose error it raises), run as
+    the OS users lab.users says (without `users`, as the steps say)."""
     start = time.perf_counter()
+    run_as = users[step.side].command(step.service, step.run_as) if users else step.run_as
     source = containers[step.side][step.service]
     engine = engines[step.side]
     try:
         argv = bounded(argv_of(step.run), step.timeout)
         if step.into is None:
-            code, out, err = session.feed(engine, source, argv, io.BytesIO(b""), step.timeout + 5, token, step.user)
+            code, out, err = session.feed(engine, source, argv, io.BytesIO(b""), step.timeout + 5, token, run_as)
             codes = [code]
             said, moved = _both(out, err), 0
         else:
-            stream, exec_id = engine.attach(source, argv, step.user)
+            stream, exec_id = engine.attach(source, argv, run_as)
             target = containers[step.into.side][step.into.service]
             receiver = engines[step.into.side]
+            into_as = users[step.into.side].command(step.into.service, step.into.run_as) if users else step.into.run_as
             try:
-                into, into_id = receiver.attach(target, bounded(argv_of(step.into.run), step.timeout), step.into.user)
+                into, into_id = receiver.attach(target, bounded(argv_of(step.into.run), step.timeout), into_as)
             except BaseException:
                 stream.close()  # the source must not go on reading the baseline
                 raise
@@ -163,7 +177,8 @@ def upgrade(ctx: RunContext, work: CopyWork) -> None:
                 skipped(s, "the baseline holds no restored data to upgrade from") for s in ctx.scenario.upgrade.steps
             ]
         else:
-            copy.upgrade = run_steps(_engines(ctx, work), ctx.scenario.upgrade.steps, _sides(ctx, work), ctx.token)
+            steps = ctx.scenario.upgrade.steps
+            copy.upgrade = run_steps(_engines(ctx, work), steps, _sides(ctx, work), ctx.token, _users(ctx, work))
     _stepped(ctx, work, Kind.UPGRADE, copy.upgrade, "downtime")
 
 
@@ -173,11 +188,12 @@ def roll_back(ctx: RunContext, work: CopyWork) -> None:
     rollback = ctx.scenario.upgrade.rollback
     copy = work.copy
     with ctx.guard.writing(work.variant.name):
-        copy.rollback = run_steps(_engines(ctx, work), rollback, _sides(ctx, work), ctx.token)
+        users = _users(ctx, work)
+        copy.rollback = run_steps(_engines(ctx, work), rollback, _sides(ctx, work), ctx.token, users)
         last = rollback[-1]
         side = last.into.side if last.into else last.side
         if all(r.ok for r in copy.rollback):
-            found = verify.verified(ctx, _sides(ctx, work)[side], _engines(ctx, work)[side])
+            found = verify.verified(ctx, _sides(ctx, work)[side], _engines(ctx, work)[side], users[side])
     _stepped(ctx, work, Kind.ROLLBACK, copy.rollback, "rollback")
     if all(r.ok for r in copy.rollback):
         copy.checks += [c.model_copy(update={"id": f"rollback:{side} {c.id}", "kind": Kind.ROLLBACK}) for c in found]
@@ -194,6 +210,17 @@ def _stepped(ctx: RunContext, work: CopyWork, kind: Kind, records: list[StepReco
 def _engines(ctx: RunContext, work: CopyWork) -> dict[str, EngineLike]:
     """The engine of each side of a step: the baseline's and this copy's."""
     return {"baseline": ctx.placement[ctx.scenario.baseline.name], "candidate": work.engine}
+
+
+def _users(ctx: RunContext, work: CopyWork) -> dict[str, Users]:
+    """The OS users of each side of a step: the baseline's and this copy's."""
+    baseline = ctx.scenario.baseline
+    with ctx.lock:
+        users = ctx.users.setdefault(
+            baseline.name,
+            Users(ctx.placement[baseline.name], ctx.token, baseline.services, _sides(ctx, work)["baseline"]),
+        )
+    return {"baseline": users, "candidate": work.users}
 
 
 def _sides(ctx: RunContext, work: CopyWork) -> Containers:

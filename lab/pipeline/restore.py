@@ -195,7 +195,8 @@ def load_dumps(ctx: RunContext, work: CopyWork, wave: list[str]) -> None:
             ctx.token.check()
             work.copy.stage = "restore"
             ctx.log(f"{work.variant.name}: restoring {item.spec.file} into {item.service}...")
-            record = load(work.engine, work.containers[item.service], item, ctx.token)
+            os_user = work.users.database(item.service, item.spec.format)
+            record = load(work.engine, work.containers[item.service], item, ctx.token, os_user)
             work.copy.restores.append(_said(ctx, work, record))
 
 
@@ -209,7 +210,7 @@ def record(ctx: RunContext, work: CopyWork) -> None:
     t0 = ctx.clock()
     copy.checks = [as_check(r) for r in copy.restores] + copy.checks
     if not work.upgrading or all(r.ok for r in copy.upgrade):
-        copy.checks += verify.verified(ctx, work.containers, work.engine)
+        copy.checks += verify.verified(ctx, work.containers, work.engine, work.users)
     copy.seconds["restore"] = round(ctx.clock() - t0 + sum(r.seconds for r in copy.restores), 3)
     ctx.slowest("restore", copy.seconds["restore"])
     failed = verdicts.data_failures(copy)

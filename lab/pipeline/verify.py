@@ -14,23 +14,27 @@ from lab.errors import LabError, Stopped
 from lab.pipeline.context import RunContext
 from lab.results import CheckResult, Kind, Outcome
 from lab.scenario.model import Verify
+from lab.users import Users
 
 
-def verified(ctx: RunContext, containers: dict[str, str], engine: EngineLike) -> list[CheckResult]:
+def verified(ctx: RunContext, containers: dict[str, str], engine: EngineLike, users: Users) -> list[CheckResult]:
     """The scenario's verifications, against the copy made of `containers` on `engine`."""
     shells = ShellPool(engine, ctx.token)
     try:
-        return verify(shells, containers, list(ctx.scenario.verify), ctx.scenario.folder)
+        return verify(shells, containers, list(ctx.scenario.verify), ctx.scenario.folder, users)
     finally:
         shells.close()
 
 
-def verify(run: Runner, containers: dict[str, str], checks: list[Verify], folder: Path) -> list[CheckResult]:
-    """Check every declared property of a good restore in one copy."""
-    return [_verify_one(run, containers[check.service], check, folder) for check in checks]
+def verify(
+    run: Runner, containers: dict[str, str], checks: list[Verify], folder: Path, users: Users | None = None
+) -> list[CheckResult]:
+    """Check every declared property of a good restore in one copy (as the OS users
+    lab.users says; without `users`, the containers' own)."""
+    return [_verify_one(run, containers[check.service], check, folder, users) for check in checks]
 
 
-def _verify_one(run: Runner, container: str, check: Verify, folder: Path) -> CheckResult:
+def _verify_one(run: Runner, container: str, check: Verify, folder: Path, users: Users | None) -> CheckResult:
     check_id = f"verify:{check.name}"
     start = time.perf_counter()
     try:
@@ -40,14 +44,15 @@ def _verify_one(run: Runner, container: str, check: Verify, folder: Path) -> Che
                 container,
                 bounded(["sh", "-c", 'printf "%s" "$LAB_MANIFEST" | sha256sum -c --quiet -'], check.timeout),
                 {"LAB_MANIFEST": manifest},
-                check.user,
+                users.command(check.service) if users else None,
                 check.timeout,
             )
             ok, found = result.exit_code == 0, (result.stdout + result.stderr).strip()
             message = "" if ok else f"files differ from the manifest: {found.splitlines()[0] if found else ''}"
             return _verified(check_id, ok, message, found, start)
         query, expected = _verify_query(check)
-        result = run(container, bounded(_query_argv(check, query), check.timeout), None, check.user, check.timeout)
+        os_user = users.database(check.service, check.dialect) if users else None
+        result = run(container, bounded(_query_argv(check, query), check.timeout), None, os_user, check.timeout)
         if result.exit_code != 0:
             said = result.stderr.strip() or result.stdout.strip()
             return _verified(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import sqlparse
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 
 from lab.scenario.fields import (
     NAME_RE,
@@ -26,6 +26,17 @@ from lab.scenario.fields import (
     TextMap,
     parse_size,
 )
+
+OS_USER_NOT_USER = (
+    "here the OS user is written run_as: (user: names a database role, on sql checks, backups, verify and"
+    " replay) — rename the key to run_as"
+)
+
+
+def _no_user(value: str | None) -> str | None:
+    if value is not None:
+        raise ValueError(OS_USER_NOT_USER)
+    return value
 
 
 class Healthcheck(Model):
@@ -85,7 +96,8 @@ class Service(Model):
     environment: TextMap = {}
     command: Argv | None = None
     entrypoint: Argv | None = None
-    user: str | None = None
+    user: str | None = None  # the container's own user (Compose's key): its main process runs as it
+    run_as: str | None = None  # the OS user the lab's commands run as in it (restores, checks, steps); see lab.users
     working_dir: str | None = None
     healthcheck: Healthcheck | None = None
     depends_on: StrList = []
@@ -153,7 +165,7 @@ class SqlCheck(Probe):
     query: str
     dialect: Literal["postgresql", "mysql", "sqlite"] = "postgresql"
     database: str | None = None  # for sqlite: the database file
-    user: str | None = None
+    user: str | None = None  # the database role (the OS user is the service's run_as: lab.users)
     ordered: bool = True  # false: rows compare as a set (order-insensitive)
 
     @field_validator("query")
@@ -188,7 +200,8 @@ class CommandCheck(Probe):
     """A command run in a service's container; exit code and output are compared."""
 
     run: Argv
-    user: str | None = None
+    run_as: str | None = None  # the OS user; default: the service's run_as, else the container's user
+    user: Annotated[str | None, AfterValidator(_no_user)] = None
     expect_exit: int = 0
 
 
@@ -214,7 +227,7 @@ class ReplayLog(Model):
     port: int | None = Field(default=None, ge=1, le=65535)
     to: Annotated[dict[str, str], BeforeValidator(_routes)] = {}
     database: str | None = None
-    user: str | None = None
+    user: str | None = None  # the database role (the OS user is the service's run_as: lab.users)
     log_line_prefix: str | None = None  # a PostgreSQL stderr log's, when not one of the usual
     connect_as: str | None = None  # the database user every replayed SQL session logs in as (lab.replay.sql_clients)
     writes: Literal["replay", "skip"] = "replay"
@@ -264,7 +277,7 @@ class Backup(Model):
     file: str
     format: Literal["postgresql", "mysql", "sqlite", "redis-rdb", "files"]
     database: str | None = None
-    user: str | None = None
+    user: str | None = None  # the database role (the OS user is the service's run_as: lab.users)
     path: str | None = None
     timeout: Deadline = 600.0
 
@@ -277,7 +290,7 @@ class Verify(Model):
     service: str
     dialect: Literal["postgresql", "mysql", "sqlite"] = "postgresql"
     database: str | None = None
-    user: str | None = None
+    user: str | None = None  # the database role (the OS user is the service's run_as: lab.users)
     query: str | None = None
     expect: str | None = None  # the query's answer, as psql -At (or the client's batch mode) prints it
     row_counts: dict[str, int] = {}
@@ -291,7 +304,8 @@ class Into(Model):
     service: str
     run: Argv
     side: Literal["baseline", "candidate"] = "candidate"
-    user: str | None = None
+    run_as: str | None = None  # the OS user; default: the service's run_as
+    user: Annotated[str | None, AfterValidator(_no_user)] = None
 
 
 class Step(Model):
@@ -305,7 +319,8 @@ class Step(Model):
     service: str
     run: Argv
     side: Literal["baseline", "candidate"] = "candidate"
-    user: str | None = None
+    run_as: str | None = None  # the OS user; default: the service's run_as
+    user: Annotated[str | None, AfterValidator(_no_user)] = None
     into: Into | None = None
     timeout: Deadline = 1800.0
 

@@ -383,3 +383,36 @@ def test_values_kept_with_record_are_observed_twice_on_the_baseline(write_scenar
     assert outputs["record:session token"].unstable == ["$"]  # a random token: cannot be compared
     assert not outputs["record:services"].changed and not outputs["record:services"].unstable
     assert (ctx.run_dir / "checks" / "baseline" / "again" / "pytest.log").is_file()
+
+
+@pytest.mark.parametrize(
+    ("run_as", "has_postgres", "database_user"), [("", True, "postgres"), ("", False, None), ("dba", True, "dba")]
+)
+def test_database_clients_run_as_the_databases_os_user_commands_as_the_container_s(
+    write_scenario, tmp_path, run_as, has_postgres, database_user
+):
+    shop = Shop()
+
+    def answer(call: Call) -> Answer | None:
+        if call.command.startswith('sh -c [ "$(id -un'):  # lab.users: does the image have the user?
+            return Answer(code=0 if has_postgres else 1)
+        return shop(call)
+
+    engine = FakeEngine(answer=answer)
+    text = SCENARIO.replace(
+        "  db:\n    image: debian:bookworm\n",
+        f"  db:\n    image: debian:bookworm\n    run_as: {run_as}\n"
+        if run_as
+        else "  db:\n    image: debian:bookworm\n",
+    )
+    ctx = start(write_scenario, tmp_path, engine, text)
+    pilot.run(ctx)
+    db = [(command, user) for container, command, user in engine.exec_users if container.endswith("-baseline-db")]
+    loads = [user for command, user in db if "psql" in command and "--dbname=shop" in command]
+    assert loads == [database_user], db  # the restore
+    shells = {user for command, user in db if command == "sh"}
+    assert database_user in shells  # the verify query, through a shell as that user
+    if not run_as:
+        assert None in shells  # the command check `psql -c ...` is a command: the container's user
+    lookups = [command for command, _ in db if "id -un" in command]
+    assert len(lookups) == (0 if run_as else 1)  # looked up once per container, not per check

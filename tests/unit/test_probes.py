@@ -65,7 +65,7 @@ def test_sql_error_is_a_failed_observation_with_the_message():
 
 def test_command_runs_repeat_times_and_compares_the_first_answer():
     engine = Recorded(*(ExecResult(1, "out\n", "bad thing\n", 0.02 * n) for n in (1, 2, 3)))
-    check = CommandCheck(name="c", service="app", run="job --now", repeat=3, user="www")
+    check = CommandCheck(name="c", service="app", run="job --now", repeat=3, run_as="www")
     obs = declarative.observe(engine, "command:c", check, {"app": "c-app"}, None)
     assert obs.outcome == Outcome.FAILED and obs.message == "exit code 1 (expected 0): bad thing"
     assert obs.output == {"exit_code": 1, "stdout": "out\n", "stderr": "bad thing\n"}

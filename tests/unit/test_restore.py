@@ -94,7 +94,7 @@ def test_manifest_is_checked_with_sha256sum(tmp_path):
 def test_steps_after_a_failed_one_are_not_run(monkeypatch):
     calls = []
 
-    def fake_step(engine, step, containers, token):
+    def fake_step(engine, step, containers, token, users=None):
         calls.append(step.name)
         return StepRecord(name=step.name, side=step.side, service=step.service, ok=step.name != "b", message="x")
 
@@ -108,7 +108,7 @@ def test_steps_after_a_failed_one_are_not_run(monkeypatch):
 
 
 def test_a_failed_step_stops_only_the_chain_of_its_services(monkeypatch):
-    def fake_step(engine, step, containers, token):
+    def fake_step(engine, step, containers, token, users=None):
         return StepRecord(name=step.name, side=step.side, service=step.service, ok=step.name != "db back")
 
     monkeypatch.setattr(rehearse, "run_step", fake_step)

@@ -123,7 +123,7 @@ def http_request(check: HttpCheck) -> dict[str, Any]:
         "binary": binary,
         "repeat": check.repeat,
         "timeout": check.timeout,
-    }
+    } | ({"http2": True} if check.http_version == "2" else {})
 
 
 def _http(run: Runner, check_id: str, check: HttpCheck, probe: str) -> Observation:
@@ -163,7 +163,7 @@ def http_observation(check_id: str, check: HttpCheck, answer: dict[str, Any], fa
         "status": status,
         "headers": {k: v for k, v in answer["headers"].items() if k in wanted},
         "body": json_or_text(answer["body"], answer["binary"]),
-    } | ({"tls": answer["tls"]} if answer.get("tls") else {})
+    } | {key: answer[key] for key in ("tls", "protocol") if answer.get(key)}
     message = "" if passed else f"HTTP {status} (expected {check.expect_status or f'a status below {fails_from}'})"
     return Observation(
         id=check_id,

@@ -157,9 +157,18 @@ def _date_format(ch: Change) -> Decision | None:
             continue
         was, new = _text(_value(line)), _text(now[key])
         before, after = _date(was), _date(new)
-        if before is not None and before == after and was != new:
+        if before is not None and before == after and _shape(was) != _shape(new):
             return Decision(Triage.BREAKING, f"a date changed its format: {key} {was} → {new}")
     return None
+
+
+def _shape(text: str) -> str:
+    """A text with every digit as 9: two times of one day in the same format have the same shape.
+
+    >>> _shape("2026-12-04T09:51:26") == _shape("2026-12-04T09:51:27"), _shape("2024-01-22")
+    (True, '9999-99-99')
+    """
+    return re.sub(r"\d", "9", text)
 
 
 def _date(text: str) -> date | None:
@@ -189,8 +198,12 @@ def _text(value: str) -> str:
 
 
 def _disappeared(ch: Change) -> Decision | None:
-    added_keys = {_key(line) for line in ch.added}
-    gone = [line for line in ch.removed if _key(line) is not None and _key(line) not in added_keys]
+    added_keys = {key for line in ch.added if (key := _key(line)) is not None}
+    gone = [
+        line
+        for line in ch.removed
+        if (key := _key(line)) is not None and key not in added_keys and not _filled(key, line, added_keys)
+    ]
     if gone:
         return Decision(Triage.BREAKING, f"members disappeared: {_listed(gone)}")
     plain_removed = Counter(line for line in ch.removed if _key(line) is None)
@@ -199,6 +212,16 @@ def _disappeared(ch: Change) -> Decision | None:
         gone = list((plain_removed - plain_added).elements())
         return Decision(Triage.BREAKING, f"members disappeared: {_listed(gone)}")
     return None
+
+
+def _filled(key: str, line: str, added_keys: set[str]) -> bool:
+    """An empty list or object of the baseline that has members on the candidate: nothing
+    of it disappeared ("$.meta: []" → "$.meta.footnotes: \"\"").
+
+    >>> _filled("$.meta", '$.meta: []', {'$.meta.footnotes'}), _filled("$.tags", '$.tags: []', set())
+    (True, False)
+    """
+    return _value(line) in ("[]", "{}") and any(k.startswith((key + ".", key + "[")) for k in added_keys)
 
 
 def _only_warnings(ch: Change) -> Decision | None:

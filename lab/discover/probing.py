@@ -74,16 +74,25 @@ def routes_of(
 ) -> tuple[list[Observation], str]:
     """An application's routes requested on the port it answers on (`app: {port}`, else its
     first `expose`), kept in the plan for the second observation; and what to say of it."""
-    assert service.app is not None
-    port = service.app.port or next((int(p.split("/")[0]) for p in service.expose if p.split("/")[0].isdigit()), None)
     if not paths:
         return [], ""
+    port, missing = reachable(service, probe)
     if port is None:
-        return [], "; its routes were not requested: give the port (`app: {port: …}` or `expose`)"
-    if probe is None:
-        return [], "; its routes were not requested: the probe container did not start"
+        return [], f"; its routes were not requested: {missing}"
     plan.port, plan.routes = port, paths
     return request_routes(run, name, plan, probe), f", {len(paths)} requested (GET, on port {port})"
+
+
+def reachable(service: Service, probe: str | None) -> tuple[int | None, str]:
+    """The port an application answers on (`app: {port}`, else its first `expose`), and
+    what is missing to request it through the probe when there is nothing to request."""
+    assert service.app is not None
+    port = service.app.port or next((int(p.split("/")[0]) for p in service.expose if p.split("/")[0].isdigit()), None)
+    if port is None:
+        return None, "give the port (`app: {port: …}` or `expose`)"
+    if probe is None:
+        return None, "the probe container did not start"
+    return port, ""
 
 
 def request_routes(run: Runner, name: str, plan: Plan, probe: str | None) -> list[Observation]:

@@ -186,6 +186,9 @@ class HttpCheck(Probe):
 
     port: int = Field(default=80, ge=1, le=65535)
     scheme: Literal["http", "https"] = "http"  # https: any certificate accepted, and reported
+    http_version: Annotated[Literal["1.1", "2"], BeforeValidator(str)] = (
+        "1.1"  # "2": HTTP/2 (ALPN h2 over https, prior knowledge over http)
+    )
     method: str = "GET"
     path: str = "/"
     host: str | None = None  # the Host header (a virtual host); default: the service's name

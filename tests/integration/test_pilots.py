@@ -7,6 +7,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socketserver
@@ -339,14 +340,46 @@ def test_php_discovery_lints_the_application_and_tests_php_fpm(pilot):
     assert observed["discover:app GET /"]["output"]["body"] == {"json": {"total": 25}}
 
 
+def test_a_wordpress_sites_rest_routes_are_discovered_and_requested(pilot):
+    """WordPress 6.1 (Debian 12) against 6.8 (Debian 13): the REST index's routes are an
+    inventory, each GET route without parameters is requested; the site's own route answers
+    the same, and MariaDB 11.8's new default collation is named for the site's database."""
+    results, regressions, changed = findings(pilot(scenario_path("wordpress")))
+    assert regressions == {}
+    said = {
+        c["variant"]: next(line for line in c["discovered"]["app"] if line.startswith("PHP "))
+        for c in results["copies"]
+    }
+    assert re.search(r"; WordPress 6\.1\.\d+: \d+ REST routes, \d+ requested without parameters", said["baseline"])
+    assert re.search(r"; WordPress 6\.8\.\d+: \d+ REST routes, \d+ requested without parameters", said["trixie"])
+    for copy in results["copies"]:
+        observed = {o["id"]: o for o in copy["observations"][0]}
+        routes = observed["discover:app wordpress rest routes"]["output"]["value"]
+        assert routes["/shop/v1/notes"] == "GET" and routes["/wp/v2/posts"] == "GET, POST"
+        notes = observed["discover:app GET /?rest_route=/shop/v1/notes"]
+        assert notes["outcome"] == "passed"
+        assert notes["output"]["body"] == {"json": {"notes": ["Linen &amp; Oak journal"]}}
+    assert "discover:app GET /?rest_route=/shop/v1/notes" not in changed  # the site's own route
+    assert changed["discover:app wordpress rest routes"]["triage"] == "unknown"  # routes with parameters went
+    assert "utf8mb4_uca1400_ai_ci" in changed["discover:app mariadb databases"]["why"]
+    assert any(i.startswith("discover:app GET /?rest_route=/wp/v2/") for i in changed)  # the core's answers grew
+
+
 def test_an_https_check_with_a_virtual_host_and_a_self_signed_certificate(pilot):
     done = pilot(scenario_path("https"))
     assert done.code == 0, done.stdout + done.stderr
     results = json.loads((done.run_dir / "results.json").read_text())
     for copy in results["copies"]:
-        (answer,) = copy["observations"][0]
-        assert answer["output"]["body"] == {"json": {"host": "shop.example.org"}}  # the Host it was given
-        assert answer["output"]["tls"] == {"version": "TLSv1.3", "certificate": "not trusted: self-signed certificate"}
+        answers = {o["id"]: o["output"] for o in copy["observations"][0]}
+        one, two, clear = (
+            answers[f"http:{name}"]
+            for name in ("front page over https", "front page over HTTP/2", "HTTP/2 in clear text")
+        )
+        assert one["body"] == two["body"] == {"json": {"host": "shop.example.org"}}  # the Host it was given
+        tls = {"version": "TLSv1.3", "certificate": "not trusted: self-signed certificate"}
+        assert one["tls"] == two["tls"] == tls
+        assert "protocol" not in one and two["protocol"] == clear["protocol"] == "HTTP/2"
+        assert clear["body"] == {"json": {"host": "web", "h2c": True}}  # nginx names the host without its port
 
 
 def test_engine_task_is_idempotent():

@@ -9,6 +9,7 @@ names an item, and how an inventory is triaged."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -351,6 +352,54 @@ def test_php_modules_lint_and_fpm_test_are_read(version):
     deprecated = [line for line in found.files["lib/cart.php"] if line.startswith("Deprecated:")]
     assert bool(deprecated) == (version == "8.4")  # 8.4 deprecates implicitly nullable parameters
     assert found.fpm == (0, ["NOTICE: configuration file /etc/php/<version>/fpm/php-fpm.conf test is successful"])
+
+
+class WordPressProbe(Replayed):
+    """The recorded PHP script's output, and a probe that answers the REST index with the
+    recorded one (WordPress's own answer, its routes' arguments and links left out) and
+    every other request with an empty list."""
+
+    def __init__(self, version: str):
+        super().__init__({"@@lab-php": recorded(f"wordpress-{version}.txt")})
+        self.index = recorded(f"wordpress-{version}-index.json")
+        self.requested: list[str] = []
+
+    def __call__(self, container, argv, env=None, user=None, timeout=30.0) -> ExecResult:
+        if "http-probe" not in " ".join(argv):
+            return super().__call__(container, argv, env, user, timeout)
+        answers = []
+        for line in (env or {})["LAB_REQUESTS"].splitlines():
+            path = json.loads(line)["path"]
+            self.requested.append(path)
+            body = self.index if path == php.REST_INDEX else "[]"
+            answers.append(
+                json.dumps(
+                    {"status": 200, "headers": {}, "body": body, "binary": False, "seconds": [0.01]} | {"error": None}
+                )
+            )
+        return ExecResult(0, "\n".join(answers) + "\n", "", 0.1)
+
+
+@pytest.mark.parametrize(
+    ("version", "release", "routes", "requested"), [("6.1", "6.1.9", 112, 49), ("6.8", "6.8.13", 123, 53)]
+)
+def test_a_wordpress_sites_rest_routes_are_an_inventory_and_requested(version, release, routes, requested):
+    run = WordPressProbe(version)
+    service = Service.model_validate(
+        {"image": "x", "app": {"path": "/var/lib/wordpress/wp-content", "language": "php", "port": 8000}}
+    )
+    plan = discover.Plan()
+    found, notes = php.observe(run, "app", "c-app", service, "c-probe", plan)
+    by_id = {o.id: o for o in found}
+    assert php.parse(recorded(f"wordpress-{version}.txt")).wordpress == release
+    index = by_id["discover:app wordpress rest routes"].output["value"]
+    assert len(index) == routes and index["/shop/v1/notes"] == "GET" and index["/wp/v2/posts"] == "GET, POST"
+    paths = run.requested[1:]  # after the index itself
+    assert paths[0] == "/" and "/?rest_route=/shop/v1/notes" in paths and "/?rest_route=/wp/v2/posts" in paths
+    assert len(paths) == requested + 1 and not any("(?P<" in p or p == "/?rest_route=/" for p in paths)
+    assert plan.routes == paths and plan.port == 8000  # the second observation asks them again
+    assert by_id["discover:app GET /?rest_route=/shop/v1/notes"].output["body"] == {"json": []}
+    assert f"WordPress {release}: {routes} REST routes, {requested} requested without parameters" in notes
 
 
 def test_php_observations_a_file_that_does_not_parse_fails():

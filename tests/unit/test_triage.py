@@ -72,6 +72,13 @@ B, U, H = Triage.BREAKING, Triage.UNKNOWN, Triage.HARMLESS
             False,
         ),
         (
+            http(200, {"placed": "2024-01-22T09:51:26"}),
+            http(200, {"placed": "2024-01-22T09:51:27"}),
+            U,
+            """a value changed: '$.placed: "2024-01-22T09:51:26"' → '$.placed: "2024-01-22T09:51:27"'""",
+            False,
+        ),
+        (
             http(200, {"placed": "2024-01-22"}),
             http(200, {"placed": "2024-01-23"}),
             U,
@@ -79,6 +86,13 @@ B, U, H = Triage.BREAKING, Triage.UNKNOWN, Triage.HARMLESS
             False,
         ),
         (http(200, {"a": 1, "b": 2}), http(200, {"a": 1}), B, "members disappeared: '$.b: 2'", False),
+        (
+            http(200, {"meta": [], "id": 1}),
+            http(200, {"meta": {"footnotes": ""}, "id": 1}),
+            U,
+            """a value changed: '$.meta: []' → '$.meta.footnotes: ""'""",
+            False,
+        ),  # an empty list that now has members: nothing of it disappeared
         (command("get\nset\nmonitor\n"), command("get\nset\n"), B, "members disappeared: 'stdout | monitor'", False),
         (
             command("ok\n"),

@@ -12,7 +12,10 @@ client's traffic sends thousands through one process):
   {"type": "http", "host", "port", "scheme", "method", "path", "host_header", "headers": [[k, v]],
    "body", "binary", "repeat", "timeout"}
 With "scheme": "https" the server's certificate is accepted whatever it is, and the answer
-says which TLS version was spoken and whether the certificate would be trusted.
+says which TLS version was spoken and whether the certificate would be trusted. With
+"http2": true the request goes as HTTP/2 (over TLS as ALPN "h2", or in clear text with
+prior knowledge, h2c), one stream after another on one connection, and the answer says
+"protocol": "HTTP/2"; a server that does not speak it is that request's error.
   {"type": "redis", "host", "port", "db", "args": [...], "repeat", "timeout"}
 Request bodies and Redis arguments marked binary are bytes as latin-1 text.
 
@@ -61,7 +64,7 @@ def _certificate(sock, host):
 class Connection:
     """A TCP connection and what it has received and not yet read."""
 
-    def __init__(self, host, port, timeout, tls=False):
+    def __init__(self, host, port, timeout, tls=False, alpn=None):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.tls = None
@@ -69,6 +72,8 @@ class Connection:
             context = ssl.create_default_context()
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
+            if alpn:
+                context.set_alpn_protocols(alpn)
             self.sock = context.wrap_socket(self.sock, server_hostname=host)
             self.tls = {"version": self.sock.version(), "certificate": _certificate(self.sock, host)}
         self.buffer = bytearray()
@@ -116,9 +121,9 @@ class Connection:
 
 
 # http ---------------------------------------------------------------------------------
-def http_request(req):
-    """The request as bytes; ValueError for what HTTP cannot carry (a control character in
-    the target or a header)."""
+def request_parts(req):
+    """(host, header pairs, body bytes or None) of a request; ValueError for what HTTP
+    cannot carry (a control character in the target or a header)."""
     body = req.get("body")
     if body is not None:
         body = body.encode("latin-1" if req.get("binary") else "utf-8")
@@ -127,14 +132,79 @@ def http_request(req):
     host = req.get("host_header") or (req["host"] if req["port"] == 80 else f"{req['host']}:{req['port']}")
     if NOT_IN_TARGET.search(req["method"] + req["path"]):
         raise ValueError(f"a control character or space in {req['method']} {req['path']!r}")
+    for name, value in [("Host", host), *pairs]:
+        if NOT_IN_HEADER.search(f"{name}: {value}"):
+            raise ValueError(f"a line break in the header {f'{name}: {value}'[:60]!r}")
+    return host, pairs, body
+
+
+def http_request(req):
+    """The request as HTTP/1.1 bytes."""
+    host, pairs, body = request_parts(req)
     lines = [f"{req['method']} {req['path']} HTTP/1.1", f"Host: {host}"]
     lines += [f"{name}: {value}" for name, value in pairs]
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")
-    for line in lines[1:]:
-        if NOT_IN_HEADER.search(line):
-            raise ValueError(f"a line break in the header {line[:60]!r}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+
+
+def http2_answer(req):
+    """An HTTP/2 request sent `repeat` times, one stream after another on one connection."""
+    import h2.config  # Debian's python3-h2, in the probe's image
+    import h2.connection
+    import h2.events
+    import h2.exceptions
+
+    out = _empty(req)
+    out["protocol"] = "HTTP/2"
+    try:
+        host, pairs, body = request_parts(req)
+        tls = req.get("scheme") == "https"
+        conn = Connection(req["host"], req["port"], req["timeout"], tls, alpn=["h2"])
+    except (OSError, ValueError) as err:
+        out["error"] = f"{type(err).__name__}: {err}"
+        return out
+    try:
+        if tls and conn.sock.selected_alpn_protocol() != "h2":
+            raise ValueError(f"the server does not speak HTTP/2 (ALPN: {conn.sock.selected_alpn_protocol() or 'none'})")
+        h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        h2c.initiate_connection()
+        conn.sock.sendall(h2c.data_to_send())
+        scheme = "https" if tls else "http"
+        for _ in range(req.get("repeat", 1)):
+            stream = h2c.get_next_available_stream_id()
+            fields = [(":method", req["method"]), (":path", req["path"]), (":scheme", scheme), (":authority", host)]
+            h2c.send_headers(stream, fields + [(k.lower(), v) for k, v in pairs], end_stream=body is None)
+            if body is not None:
+                h2c.send_data(stream, body, end_stream=True)
+            conn.sock.sendall(h2c.data_to_send())
+            sent = time.perf_counter()
+            status, headers, data, ended = None, {}, bytearray(), False
+            while not ended:
+                chunk = conn.sock.recv(1 << 16)
+                if not chunk:
+                    raise ConnectionError("the server closed the connection")
+                for event in h2c.receive_data(chunk):
+                    if isinstance(event, h2.events.ResponseReceived) and event.stream_id == stream:
+                        found = dict(event.headers)
+                        status = int(found.pop(":status"))
+                        headers = {k.lower(): v for k, v in found.items()}
+                    elif isinstance(event, h2.events.DataReceived) and event.stream_id == stream:
+                        data += event.data
+                        h2c.acknowledge_received_data(event.flow_controlled_length, stream)
+                    elif isinstance(event, h2.events.StreamEnded) and event.stream_id == stream:
+                        ended = True
+                    elif isinstance(event, h2.events.StreamReset) and event.stream_id == stream:
+                        raise ConnectionError(f"the server reset the stream (HTTP/2 error {event.error_code})")
+                    elif isinstance(event, h2.events.ConnectionTerminated):
+                        raise ConnectionError(f"the server ended the connection (HTTP/2 error {event.error_code})")
+                conn.sock.sendall(h2c.data_to_send())
+            record_http(out, (status, headers, bytes(data), False), time.perf_counter() - sent, conn.tls)
+    except (OSError, ValueError, h2.exceptions.ProtocolError) as err:
+        out["error"] = f"{type(err).__name__}: {err}"
+    finally:
+        conn.close()
+    return out
 
 
 def http_response(conn, method):
@@ -243,6 +313,10 @@ class Probe:
         answers = []
         start = 0
         while start < len(requests):
+            if requests[start].get("http2"):
+                answers.append(http2_answer(requests[start]))
+                start += 1
+                continue
             end = start + 1
             if self.pipelined and self._pipelines(requests[start]):
                 key = _key(requests[start])

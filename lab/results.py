@@ -294,15 +294,76 @@ class SinceApproved(BaseModel):
     faster: list[str] = []
 
 
-class PilotResult(BaseModel):
-    schema_version: int = SCHEMA_VERSION
-    run_id: str
+class PlannedActual(BaseModel):
+    """A pilot measured against the approved plan it ran under (in results.json)."""
+
+    plan_id: str
+    approved_by: str
+    approved_at: str
+    record: str  # the approval record's SHA-256
+    low: float
+    high: float
+    seconds: float = 0.0  # the pilot's real wall time
+    copies_planned: list[str] = []
+    copies_run: list[str] = []
+    checks_planned: dict[str, int] = {}
+    checks_run: dict[str, int] = {}
+
+    @property
+    def well_past(self) -> bool:
+        return self.seconds > self.high * WELL_PAST
+
+    def said(self) -> str:
+        """The lab time against the estimate, in words."""
+        within = f"{self.seconds:.0f} s against the estimated {span(self.low, self.high)}"
+        if self.seconds > self.high * WELL_PAST:
+            return f"{within}: the pilot ran well past the estimate"
+        if self.seconds > self.high:
+            return f"{within}: a little over the estimate"
+        if self.seconds < self.low:
+            return f"{within}: faster than estimated"
+        return f"{within}: within the estimate"
+
+
+def span(low: float, high: float) -> str:
+    """A range of seconds in the unit a person reads.
+
+    >>> span(40, 95), span(300, 1500), span(4000, 9000), span(0.1, 0.1)
+    ('40 s to 1.6 min', '5 to 25 min', '1.1 to 2.5 h', '0 s')
+    """
+
+    def one(seconds: float, unit: str) -> str:
+        if unit == "s":
+            return f"{seconds:.0f}"
+        value = seconds / (60 if unit == "min" else 3600)
+        return f"{value:.1f}".removesuffix(".0") if value < 10 else f"{value:.0f}"
+
+    def unit_of(seconds: float) -> str:
+        return "s" if seconds < 60 else "min" if seconds < 3600 else "h"
+
+    a, b = unit_of(low), unit_of(high)
+    if a == b and one(low, a) == one(high, b):
+        return f"{one(high, b)} {b}"
+    return f"{one(low, a)} to {one(high, b)} {b}" if a == b else f"{one(low, a)} {a} to {one(high, b)} {b}"
+
+
+WELL_PAST = 1.25  # a pilot this many times the estimate's upper end ran well past it
+
+
+class Heading(BaseModel):
+    """Who and what a pilot (or its plan) is for: the scenario file's words, and the values given for it."""
+
     scenario: str
     description: str = ""
     client: str = ""
     consultant: str = ""
     change: str = ""
     overrides: list[str] = []  # values given from outside the scenario file (--set, LAB_SET_*, --matrix, --candidate)
+
+
+class PilotResult(Heading):
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
     started_at: str
     finished_at: str = ""
     verdict: Verdict = Verdict.ERROR
@@ -323,6 +384,7 @@ class PilotResult(BaseModel):
     baseline_reused_from: str = ""  # the run whose baseline observations this run reused (--reuse-baseline)
     peak_memory_mb: dict[str, float] = {}  # "lab": the pilot's own process; "largest child": pytest or Chromium
     baseline_key: str = ""  # the digest of what the baseline's observations depend on (images, backup, checks)
+    planned: PlannedActual | None = None  # the approved plan the pilot ran under, and how it compared
 
     def where_stopped(self) -> str:
         """The stage the pilot was in, with each unfinished copy's own stage.

@@ -48,6 +48,9 @@ def lab_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise Exit(f"error: {err}", code=err.exit_code) from None
         except KeyboardInterrupt:
             raise Exit("interrupted", code=130) from None
+        except BrokenPipeError:  # the output's reader went away (`| head`): nothing more to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise Exit(code=0) from None
         except Exit:
             raise
         except Exception as err:  # a defect of the lab, not of the input: still exit 2, say where
@@ -152,6 +155,8 @@ def validate(
         "templates": "folder of report templates that override the built-in ones (default: LAB_TEMPLATES)",
         "junit": "also write junit.xml here (for CI)",
         "json": "also write results.json here (for CI)",
+        "plan": "the approved plan this pilot runs under (default: the scenario's latest approved plan, if any;"
+        " none: without one)",
         **GIVEN_HELP,
     },
 )
@@ -171,26 +176,30 @@ def pilot(
     skip_unreachable: bool = False,
     keep_for: str = "",
     reuse_baseline: bool = False,
+    plan: str = "",
 ) -> None:
     """Run a pilot: stage baseline and candidates, run the checks, compare, report."""
     from lab.cancel import Token, handle_signals
     from lab.pipeline import pilot as pipeline
     from lab.pipeline.context import Options
     from lab.progress import Progress
-    from lab.records import report
+    from lab.records import plans, report
 
     token = Token()
     with handle_signals(token):  # from here on, Ctrl-C, SIGTERM and SIGHUP stop the run through the token
         loaded = _load(name, set, matrix, candidate)
         engines = _engines(engine, skip_unreachable)
+        pilots = Path(out) if out else workspace.pilots()
+        planned = plans.for_pilot(pilots, loaded, plan, engines[0])
+        if planned is not None:
+            say(f"under plan {planned.plan_id}, approved by {planned.approved_by} at {planned.approved_at}")
         token.check()  # stopped before the pilot began: nothing to tear down
         progress = Progress(sys.stderr)  # a status line on a terminal; plain lines otherwise (CI)
         options = Options(keep=keep or bool(keep_for), reuse_baseline=reuse_baseline, templates=_templates(templates))
         if keep_for:
             options.keep_for = _duration("--keep-for", keep_for)
-        ctx = pipeline.prepare(
-            engines, loaded, Path(out) if out else workspace.pilots(), options, say=progress.say, token=token
-        )
+        ctx = pipeline.prepare(engines, loaded, pilots, options, say=progress.say, token=token)
+        ctx.result.planned = planned
         try:
             with progress.showing(ctx.status_line):
                 result = pipeline.run(ctx)
@@ -263,7 +272,7 @@ def approve(
     """Record the client's decision with the SHA-256 of every artefact of the run."""
     from lab.records import approval
 
-    run_dir = approval.find_run(run, workspace.pilots())
+    run_dir = _run_or_plan(run)
     record = approval.approve(run_dir, by, decision, note, waive or [])
     say(
         f"recorded: {record['decision']} by {record['by']} at {record['at']}, {len(record['artefacts'])} files hashed"
@@ -279,7 +288,7 @@ def verify(c: Context, run: str, expect: str = "") -> None:
     """Check that every approved artefact of a run is unchanged and the record chain is intact."""
     from lab.records import approval
 
-    run_dir = approval.find_run(run, workspace.pilots())
+    run_dir = _run_or_plan(run)
     problems = approval.verify(run_dir, expect)
     if problems:
         raise Exit("NOT VERIFIED:\n  " + "\n  ".join(problems), code=1)
@@ -294,22 +303,86 @@ def verify(c: Context, run: str, expect: str = "") -> None:
 @task(help={"scenario": "only the runs of this scenario", "out": "folder of run folders (default: pilots/)"})
 @lab_errors
 def history(c: Context, scenario: str = "", out: str = "") -> None:
-    """List the pilots run so far, newest first: verdicts, candidates, approval, time."""
-    from lab.records import history
+    """List the pilots run so far and their plans, newest first: verdicts, candidates, approval, time."""
+    from lab.records import history, plans
+    from lab.results import span
 
-    found = history.runs(Path(out) if out else workspace.pilots(), scenario)
-    if not found:
-        say(f"no runs{' of ' + scenario if scenario else ''} in {out or workspace.pilots()}")
+    pilots = Path(out) if out else workspace.pilots()
+    found = history.runs(pilots, scenario)
+    planned = plans.listed(pilots, scenario)
+    if not found and not planned:
+        say(f"no runs or plans{' of ' + scenario if scenario else ''} in {pilots}")
         return
-    rows = [("RUN", "STARTED (UTC)", "SCENARIO", "VERDICT", "CANDIDATES", "DECISION", "TIME")]
+    dated = []
     for r in found:
         decision = f"{r.decision} ({r.decided_by})" if r.decision else "—"
         candidates = ", ".join(f"{name} {verdict}" for name, verdict in r.candidates) or "—"
         started = r.started_at[:16].replace("T", " ")
-        rows.append((r.run_id, started, r.scenario, r.verdict, candidates, decision, f"{r.seconds:.0f} s"))
+        dated.append((r.run_id, started, r.scenario, r.verdict, candidates, decision, f"{r.seconds:.0f} s"))
+    for p, decided in planned:
+        decision = f"{decided['decision']} ({decided['by']})" if decided else "—"
+        made = p.created_at[:16].replace("T", " ")
+        estimate = f"est. {span(p.estimate.low, p.estimate.high)}"
+        dated.append((p.plan_id, made, p.scenario, "PLAN", ", ".join(c.name for c in p.copies[1:]), decision, estimate))
+    dated.sort(key=lambda row: (row[1], row[0]), reverse=True)
+    rows = [("RUN OR PLAN", "STARTED (UTC)", "SCENARIO", "VERDICT", "CANDIDATES", "DECISION", "TIME"), *dated]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _run_or_plan(given: str) -> Path:
+    """The folder of a run, or of a pilot plan, given by id or path."""
+    from lab.records import approval, plans
+
+    return plans.find(given, workspace.pilots()) or approval.find_run(given, workspace.pilots())
+
+
+@task(
+    iterable=[*GIVEN, "engine"],
+    help={
+        "name": "scenario name (see `invoke scenarios`) or path to a scenario folder",
+        "out": "folder for run folders, where the plan goes under <scenario>/plans/ (default: pilots/)",
+        "templates": "folder of templates that override the built-in ones (default: LAB_TEMPLATES)",
+        "engine": ENGINE_HELP + "; its history and images make the estimate",
+        **GIVEN_HELP,
+    },
+)
+@lab_errors
+def plan(
+    c: Context,
+    name: str,
+    out: str = "",
+    templates: str = "",
+    set: list[str] | None = None,  # the option is --set
+    matrix: list[str] | None = None,
+    candidate: list[str] | None = None,
+    engine: list[str] | None = None,
+) -> None:
+    """Write the pilot plan for the client to approve: scope, data handling, estimated lab time, options and cost."""
+    from lab.engine.types import shown_url
+    from lab.errors import LabError
+    from lab.records import plans
+    from lab.results import span
+
+    loaded = _load(name, set, matrix, candidate)
+    pilots = Path(out) if out else workspace.pilots()
+    try:
+        found = _engines(engine, skip_unreachable=True)
+    except LabError as err:
+        say(f"note: {err} — the estimate counts every image as to build")
+        found = []
+    eng = found[0] if found else None
+    made = plans.make(loaded, pilots, eng, shown_url(eng.url) if eng else "", plans.now_utc())
+    folder = plans.folder_of(pilots, loaded.name) / made.plan_id
+    made.write(folder)
+    for warning in plans.render(made, folder, _templates(templates)):
+        say(f"warning: {warning}")
+    print(
+        f"plan {made.plan_id}: estimated lab time {span(made.estimate.low, made.estimate.high)}"
+        f" ({made.estimate.basis})\n  plan: {folder / 'plan.html'} (also .md, .pdf)\n"
+        f'  approve: invoke approve {made.plan_id} --by "<the client>" --decision proceed'
+    )
 
 
 def _templates(given: str) -> Path | None:
@@ -388,7 +461,7 @@ def init(c: Context, name: str, from_compose: str = "") -> None:
     )
 
 
-ns = Collection(init, engine, scenarios, validate, pilot, report, approve, verify, history, down, gc)
+ns = Collection(init, engine, scenarios, validate, plan, pilot, report, approve, verify, history, down, gc)
 
 # Tasks whose first word after the task name may be given without its flag (`upgrade-lab
 # history demo`): invoke fills a positional argument only when it has no default.

@@ -130,6 +130,18 @@ def _plan_one(service: Service, folder: Path) -> ImagePlan:
     )
 
 
+def tag_of(p: ImagePlan, engine: EngineLike) -> str:
+    """The tag of a planned image on `engine`: a named image's own; for a build, its folder's
+    name with the hash of its inputs (the ids of its base images as this engine has them)."""
+    if p.context is None:
+        return p.ref
+    base_ids = [engine.image_id(base) or "" for base in p.bases]
+    digest = hashlib.sha256(
+        "\0".join([context_digest(p.context), p.dockerfile, repr(p.args), *base_ids]).encode()
+    ).hexdigest()[:16]
+    return f"{p.ref}:{digest}"
+
+
 def ensure(
     placement: Mapping[str, EngineLike],
     scenario: Scenario,
@@ -153,18 +165,12 @@ def ensure(
                 missing.append(f"image '{p.ref}' (service {key[1]}, {key[0]}) is not in the engine{where}")
             refs[key] = p.ref
             continue
-        base_ids = []
         for base in p.bases:
-            base_id = engine.image_id(base)
-            if base_id is None:
+            if engine.image_id(base) is None:
                 missing.append(
                     f"base image '{base}' (FROM in {p.context.name}/{p.dockerfile}) is not in the engine{where}"
                 )
-            base_ids.append(base_id or "")
-        digest = hashlib.sha256(
-            "\0".join([context_digest(p.context), p.dockerfile, repr(p.args), *base_ids]).encode()
-        ).hexdigest()[:16]
-        tag = f"{p.ref}:{digest}"
+        tag = tag_of(p, engine)
         refs[key] = tag
         unique.setdefault((number[id(engine)], tag), p)
     if missing:

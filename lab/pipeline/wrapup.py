@@ -17,7 +17,7 @@ from lab.engine.types import shown_url
 from lab.errors import LabError
 from lab.pipeline import build
 from lab.pipeline.context import RunContext, now
-from lab.records import approval, history, report
+from lab.records import approval, history, plans, report
 from lab.results import PilotResult
 
 LOG_LINES = 20_000  # the run folder keeps at most this many lines of each container's log
@@ -43,6 +43,8 @@ def wrap_up(ctx: RunContext, keep: bool) -> None:
     ctx.result.incomplete = ctx.result.stage != "done"
     ctx.result.finished_at = now()
     ctx.result.stages["total"] = round(ctx.clock() - ctx.t0, 3)
+    if ctx.result.planned is not None:
+        ctx.result.planned = plans.measured(ctx.result.planned, ctx.result)
     write(ctx, stopped_before)
 
 

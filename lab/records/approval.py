@@ -25,6 +25,7 @@ from lab.records.report import DECISIONS
 from lab.results import PilotResult, Status
 
 APPROVALS = "approvals.jsonl"
+PLAN_FILE = "plan.json"  # a pilot plan's folder (lab.records.plans) is approved the same way
 RECORD_VERSION = 1
 
 
@@ -105,11 +106,16 @@ def record_hash(line: bytes) -> str:
 def approve(
     run_dir: Path, by: str, decision: str, note: str = "", waivers: list[str] | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Append the client's decision to the run's record; returns the record."""
+    """Append the client's decision to the run's record (or to a pilot plan's: a folder with
+    plan.json, whose record names the plan and waives nothing); returns the record."""
     if not by.strip():
         raise LabError('say who decides: --by "<name>"')
     if decision not in DECISIONS:
         raise LabError(f"unknown decision '{decision}' — choose one of: {', '.join(DECISIONS)}")
+    if (run_dir / PLAN_FILE).is_file():
+        if waivers:
+            raise LabError("a plan has no findings to waive: waive findings when approving the pilot's report")
+        return _append(run_dir, by, decision, note, {"plan": run_dir.name}, now)
     result = load_results(run_dir)
     waived = []
     known = findings(result)
@@ -121,6 +127,15 @@ def approve(
             listing = "; ".join(sorted(known)) or "this run has no findings to waive"
             raise LabError(f"waiver '{check.strip()}': no such finding in run {result.run_id}. Findings: {listing}")
         waived.append({"check": check.strip(), "reason": reason.strip()})
+    return _append(
+        run_dir, by, decision, note, {"run": result.run_id, "verdict": result.verdict.value, "waivers": waived}, now
+    )
+
+
+def _append(
+    run_dir: Path, by: str, decision: str, note: str, subject: dict[str, Any], now: datetime | None
+) -> dict[str, Any]:
+    """One record, chained to the one before it, with the SHA-256 of every file of the folder."""
     path = run_dir / APPROVALS
     previous = path.read_bytes().splitlines()[-1] if path.is_file() and path.read_bytes().strip() else b""
     record = {
@@ -130,9 +145,8 @@ def approve(
         "decision": decision,
         "note": note,
         "recorded_by": getpass.getuser(),
-        "run": result.run_id,
-        "verdict": result.verdict.value,
-        "waivers": waived,
+        "waivers": [],
+        **subject,
         "artefacts": artefacts(run_dir),
         "prev": hashlib.sha256(previous).hexdigest() if previous else "",
     }

@@ -94,6 +94,13 @@ def check_names(data: dict[str, Any], report: Problems) -> None:
                     where + ("services", service),
                     f"service '{service}' is not in the stack{did_you_mean(service, services)}",
                 )
+    for index, option in enumerate(_list(mapping(data.get("plan")).get("options"))):
+        for name in names_in(mapping(option).get("candidates")):
+            if name not in candidates:
+                report.add(
+                    ("plan", "options", index, "candidates"),
+                    f"unknown candidate '{name}'{did_you_mean(str(name), candidates)}",
+                )
     checks = mapping(data.get("checks"))
     hosts: list[tuple[yamlpos.KeyPath, str]] = []
     if isinstance(checks.get("host"), str):

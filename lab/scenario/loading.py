@@ -159,6 +159,7 @@ def load(name_or_path: str, scenarios_dir: Path = Path("scenarios"), given: Give
         effective=copy.deepcopy(data),
         overrides=tuple(given.described()) if given else (),
         discover=spec.discover,
+        plan=spec.plan,
     )
 
 

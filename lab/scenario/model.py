@@ -352,6 +352,23 @@ class Secret(Model):
     file: str | None = None
 
 
+class PlanOptionSpec(Model):
+    """Another scope the client may choose: some of the candidates, with the consultant's hours."""
+
+    name: str = Field(min_length=1)
+    candidates: StrList
+    hours: float | None = Field(default=None, ge=0)
+
+
+class PlanSpec(Model):
+    """What the pilot plan (`invoke plan`) says of the consultant's time and its cost."""
+
+    rate: float | None = Field(default=None, ge=0)  # per hour
+    currency: str = ""
+    hours: float | None = Field(default=None, ge=0)  # the consultant's hours for the pilot as planned
+    options: list[PlanOptionSpec] = []
+
+
 class ScenarioFile(Model):
     """The top level of scenario.yml."""
 
@@ -370,3 +387,4 @@ class ScenarioFile(Model):
     timeouts: Timeouts = Timeouts()
     replay: list[ReplayLog] = []
     discover: bool = False  # probes of the lab's own on every service (lab.discover)
+    plan: PlanSpec = PlanSpec()  # the consultant's rate and hours, for the pilot plan (lab.records.plans)

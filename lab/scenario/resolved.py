@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import ScenarioError
-from lab.scenario.model import Backup, Checks, ReplayLog, Service, Timeouts, Upgrade, Verify
+from lab.scenario.model import Backup, Checks, PlanSpec, ReplayLog, Service, Timeouts, Upgrade, Verify
 
 BASELINE = "baseline"
 TWIN = "baseline-2"  # the second baseline copy, staged when checks.noise.second_copy asks
@@ -49,6 +49,7 @@ class Scenario:
     effective: dict[str, Any] = field(default_factory=dict, repr=False)  # the file's data with the overrides
     overrides: tuple[str, ...] = ()  # as given: "--set KEY=VALUE", "LAB_SET_X=KEY=VALUE", "--matrix ..."
     discover: bool = False  # the lab's own probes (lab.discover), for services that do not say otherwise
+    plan: PlanSpec = PlanSpec()  # the consultant's rate and hours (lab.records.plans)
 
     def discovered(self, variant: Variant) -> dict[str, Service]:
         """The services of a copy that discovery probes."""

@@ -4,7 +4,6 @@ approvals."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import subprocess
@@ -29,6 +28,7 @@ from lab.results import (
     Triage,
     Verdict,
 )
+from tests.browser import first_screen, pixels_of
 
 REGRESSION = "checks/test_db.py::test_monitoring[db]"
 CHANGED = "http:invoice 1"
@@ -191,20 +191,9 @@ def test_unknown_run_lists_recent_ones(run_dir):
 
 @pytest.mark.browser
 def test_html_renders_with_the_verdict_visible(run_dir, tmp_path):
-    from PIL import Image
-
     render(run_dir)
-    shot = tmp_path / "page.png"
-    done = pdf.chromium(["--window-size=1200,900", f"--screenshot={shot}", (run_dir / "report.html").as_uri()])
-    assert shot.is_file(), done.stderr
-    image = Image.open(io.BytesIO(shot.read_bytes())).convert("RGB").resize((300, 225))
-    pixels = image.tobytes()
-    # the NO-GO box (#b3261e) fills a good part of the first screen
-    red = sum(
-        1
-        for i in range(0, len(pixels), 3)
-        if abs(pixels[i] - 179) < 14 and abs(pixels[i + 1] - 38) < 14 and abs(pixels[i + 2] - 30) < 14
-    )
+    pixels = first_screen(run_dir / "report.html", tmp_path / "page.png")
+    red = pixels_of(pixels, (0xB3, 0x26, 0x1E))  # the NO-GO box fills a good part of the first screen
     assert red > 2_000, red
     dom = pdf.chromium(["--dump-dom", (run_dir / "report.html").as_uri()]).stdout
     assert '<div class="label">NO-GO</div>' in dom

@@ -325,7 +325,7 @@ def history(c: Context, scenario: str = "", out: str = "") -> None:
         estimate = f"est. {span(p.estimate.low, p.estimate.high)}"
         dated.append((p.plan_id, made, p.scenario, "PLAN", ", ".join(c.name for c in p.copies[1:]), decision, estimate))
     dated.sort(key=lambda row: (row[1], row[0]), reverse=True)
-    rows = [("RUN OR PLAN", "STARTED (UTC)", "SCENARIO", "VERDICT", "CANDIDATES", "DECISION", "TIME"), *dated]
+    rows = [("RUN", "STARTED (UTC)", "SCENARIO", "VERDICT", "CANDIDATES", "DECISION", "TIME"), *dated]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

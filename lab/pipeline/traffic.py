@@ -32,7 +32,7 @@ def observe(ctx: RunContext, work: CopyWork, probe: str | None, writes: bool = T
     """The copy's answers to every distinct entry (without `writes`, those that read)."""
     if not ctx.traffic:
         return []
-    return replay.replay(work.engine, ctx.traffic, work.containers, probe, ctx.token, writes)
+    return replay.replay(work.engine, ctx.traffic, work.containers, probe, ctx.token, writes, work.users)
 
 
 def rules(ctx: RunContext) -> dict[str, ProbeRule]:

@@ -297,6 +297,8 @@ def summary(result: PilotResult, run_dir: Path) -> str:
                 lines.append(f"    unstable (cannot be compared): {out.id}: {', '.join(out.unstable)}")
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.stages.items())
     lines.append(f"  stages: {stages}")
+    if result.planned is not None:
+        lines.append(f"  planned ({result.planned.plan_id}): {result.planned.said()}")
     lines.append(f"  report: {run_dir / 'report.html'} (also .md, .pdf; results.json, junit.xml)")
     return "\n".join(lines)
 

@@ -39,6 +39,7 @@ from lab.replay import shapes, sql_clients
 from lab.replay.select import Step, Traffic
 from lab.results import Kind, Observation, Outcome
 from lab.scenario.model import ReplayLog
+from lab.users import Users
 
 PROBE_ARGV = ["python3", "/usr/local/bin/http-probe", "--serve"]
 LINE_END = re.compile(rb"\n")
@@ -54,11 +55,13 @@ def replay(
     probe: str | None,
     token: Token,
     writes: bool = True,
+    users: Users | None = None,
 ) -> list[Observation]:
     """Observe every distinct entry of every log once (without `writes`, only those that
-    read); files one after another, so that every copy sees the same order."""
+    read); files one after another, so that every copy sees the same order. SQL clients run
+    as the OS user lab.users says (without `users`, the container's)."""
     found: list[Observation] = []
-    replaying = _Replay(engine, containers, probe, token)
+    replaying = _Replay(engine, containers, probe, token, users)
     try:
         for log in traffic:
             steps = [s for s in log.steps if writes or not s.writes or not s.id]
@@ -134,8 +137,11 @@ class _Lane:
 class _Replay:
     """The copy's conversations: the probe's, and one per logged SQL session."""
 
-    def __init__(self, engine: EngineLike, containers: dict[str, str], probe: str | None, token: Token):
+    def __init__(
+        self, engine: EngineLike, containers: dict[str, str], probe: str | None, token: Token, users: Users | None
+    ):
         self.engine, self.containers, self.probe_name, self.token = engine, containers, probe, token
+        self.users = users
         self.probe: _Lane | None = None
         self.lanes: list[_Lane] = []
         self.idle: dict[tuple[str, str], list[_Lane]] = {}  # ended sessions' clients, to reuse
@@ -146,8 +152,8 @@ class _Replay:
             lane.conversation.close()
         self.lanes.clear()
 
-    def _open(self, container: str, argv: list[str], end: re.Pattern[bytes]) -> _Lane:
-        lane = _Lane(Conversation(self.engine, container, argv, self.token), end)
+    def _open(self, container: str, argv: list[str], end: re.Pattern[bytes], user: str | None = None) -> _Lane:
+        lane = _Lane(Conversation(self.engine, container, argv, self.token, user), end)
         self.lanes.append(lane)
         return lane
 
@@ -243,7 +249,8 @@ class _Replay:
             setup = client.reuse(step, spec)
         else:
             argv, setup = client.start(step, spec)
-            lane = self._open(container, argv, STEP_END)
+            os_user = self.users.database(step.target[0], client.dialect) if self.users else None
+            lane = self._open(container, argv, STEP_END, os_user)
         lane.key = key
         lane.closing = False
         lane.conversation.name = f"{client.name} as {step.entry.request['user']} ({shlex.quote(step.entry.session)})"

@@ -55,6 +55,7 @@ def _failed(message: str) -> Answer:
 
 class Psql:
     name = "psql"
+    dialect = "postgresql"  # which OS user its process runs as: lab.users
     repeats_alone = False  # psql times its own repeats (\g)
 
     @staticmethod
@@ -139,6 +140,7 @@ class Psql:
 
 class Mariadb:
     name = "mariadb"
+    dialect = "mysql"
     repeats_alone = True  # batch mode has no timing of its own: each repeat is a round trip
 
     @staticmethod

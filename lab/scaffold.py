@@ -54,6 +54,9 @@ TOP_LEVEL = {"services", "volumes", "version", "name"}
 INTERPOLATION_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 URL_PASSWORD_RE = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<password>[^@\s]+)(?=@)", re.IGNORECASE)
 WORKDIR_RE = re.compile(r"^\s*WORKDIR\s+(\S+)", re.IGNORECASE | re.MULTILINE)
+# Names whose values the scaffold keeps out of the scenario: broader than what validation
+# refuses (DB_PASS, AWS_ACCESS_KEY_ID, WORDPRESS_AUTH_KEY): a false alarm only makes a secret.
+SECRETISH_RE = re.compile(r"PASS|PWD|SECRET|TOKEN|CREDENTIAL|AUTH|SALT|(^|_)KEY($|_)|PRIVATE", re.IGNORECASE)
 SLOW_POLL = 1.0  # a Compose healthcheck interval above this is polled faster in the lab
 
 
@@ -63,6 +66,10 @@ class Scaffold:
 
     files: dict[str, str]
     notes: list[str] = field(default_factory=list)
+    ignored: list[Path] = field(default_factory=list)  # build folders whose .dockerignore must leave the lab's out
+
+
+WORKSPACE_IGNORED = ("pilots/", "scenarios/")  # run folders and scenarios (with their secrets) are no image's
 
 
 def write(scaffold: Scaffold, folder: Path) -> None:
@@ -73,6 +80,15 @@ def write(scaffold: Scaffold, folder: Path) -> None:
         path = folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+        if rel.startswith("secrets/"):
+            path.chmod(0o600)
+    for context in scaffold.ignored:
+        ignore = context / ".dockerignore"
+        text = ignore.read_text(encoding="utf-8") if ignore.is_file() else ""
+        missing = [line for line in WORKSPACE_IGNORED if line not in text.splitlines()]
+        if missing:
+            lead = "" if not text or text.endswith("\n") else "\n"
+            ignore.write_text(text + lead + "# the pilot lab's run folders and scenarios\n" + "\n".join(missing) + "\n")
 
 
 def from_compose(compose_file: Path, folder: Path, name: str) -> Scaffold:
@@ -100,6 +116,7 @@ class _Compose:
         self.notes: list[str] = []
         self.secrets: dict[str, str] = {}  # secret name -> value for its file
         self.files: dict[str, str] = {}
+        self.ignored: list[Path] = []
 
     def note(self, path: tuple[str | int, ...], message: str) -> None:
         self.notes.append(f"{self.positions.where(path, self.file.name)}: {'.'.join(map(str, path))}: {message}")
@@ -121,7 +138,7 @@ class _Compose:
             self.files["secrets/.gitignore"] = (
                 "# the values stay out of the repository: fill them in on each machine\n*\n"
             )
-        return Scaffold(self.files, self.notes)
+        return Scaffold(self.files, self.notes, self.ignored)
 
     # -- one service -------------------------------------------------------------------
 
@@ -184,11 +201,29 @@ class _Compose:
         spec = {"context": raw} if isinstance(raw, str) else dict(raw or {})
         context = (self.base / str(spec.get("context", "."))).resolve()
         out: dict[str, Any] = {"context": os.path.relpath(context, self.folder)}
+        workspace = self.folder.parent.parent.resolve()
+        if workspace == context or context in workspace.parents:
+            if context not in self.ignored:
+                self.ignored.append(context)
+                self.note(
+                    where + ("build",),
+                    f"its build folder holds the lab's pilots/ and scenarios/: {context / '.dockerignore'} leaves them"
+                    " out (a run or a secret in the image would change it with every pilot)",
+                )
         if spec.get("dockerfile"):
             out["dockerfile"] = str(spec["dockerfile"])
-        args = _pairs(spec.get("args"))
+        args = {}
+        for key, value in _pairs(spec.get("args")).items():
+            if SECRETISH_RE.search(key):
+                self.note(
+                    where + ("build", "args", key),
+                    "looks like a secret, and build args are written into the scenario (and the plan) as they"
+                    " are: left out — give the image what it needs another way",
+                )
+            else:
+                args[key] = self.value(key, value, where + ("build", "args", key))
         if args:
-            out["args"] = {k: self.value(k, v, where + ("build", "args", k)) for k, v in args.items()}
+            out["args"] = args
         for key in spec:
             if key not in ("context", "dockerfile", "args"):
                 self.note(where + ("build", key), "not carried over (the lab builds context, Dockerfile and args)")
@@ -204,14 +239,23 @@ class _Compose:
                 merged.update(_env_file(env_path))
             else:
                 self.note(where + ("env_file",), f"{path}: no such file — its variables are missing")
+        bare = set()
         for key, value in _pairs(raw.get("environment")).items():
             merged[key] = self.value(key, value, where + ("environment", key))
+            if value is None:
+                bare.add(key)
         out = {}
         for key, value in merged.items():
-            if secrets.looks_secret(key) and value and not secrets.REFERENCE_RE.search(value):
+            if (
+                (SECRETISH_RE.search(key) or secrets.looks_secret(key))
+                and value
+                and not secrets.REFERENCE_RE.search(value)
+            ):
                 out[key] = "${secret:" + self.secret(key, value, where + ("environment", key)) + "}"
             else:
                 out[key] = value
+                if key in bare and value:
+                    self.note(where + ("environment", key), "its value was taken from your environment")
         return out
 
     def secret(self, key: str, value: str, where: tuple[str | int, ...]) -> str:
@@ -233,28 +277,23 @@ class _Compose:
         return name
 
     def link_secrets(self, services: dict[str, dict[str, Any]]) -> None:
-        """A secret's value that another variable carries as a URL's password is referenced there too."""
-        by_value = {value: name for name, value in self.secrets.items()}
-        for service in services.values():
+        """A URL's password in a variable is a secret too: the one that holds the same value, or a new one."""
+        for service_name, service in services.items():
             env = service.get("environment", {})
             for key, text in env.items():
-                env[key] = URL_PASSWORD_RE.sub(
-                    lambda m: (
-                        m.group("head")
-                        + (
-                            "${secret:" + by_value[m.group("password")] + "}"
-                            if m.group("password") in by_value
-                            else m.group("password")
-                        )
-                    ),
-                    text,
-                )
+                at: tuple[str | int, ...] = ("services", service_name, "environment", key)
+
+                def referenced(match: re.Match[str], key: str = key, at: tuple[str | int, ...] = at) -> str:
+                    name = self.secret(f"{key}_password", match.group("password"), at)
+                    return match.group("head") + "${secret:" + name + "}"
+
+                env[key] = URL_PASSWORD_RE.sub(referenced, text)
 
     def healthcheck(self, where: tuple[str | int, ...], raw: dict[str, Any]) -> dict[str, Any] | None:
-        test = raw.get("test")
-        if raw.get("disable") or test in (None, ["NONE"], "NONE"):
+        test = self.interpolate(raw.get("test"), where + ("healthcheck", "test"))  # and $$ → $, as Compose does
+        if raw.get("disable") or test in (None, [], "", ["NONE"], "NONE"):
             return None
-        out: dict[str, Any] = {"test": test if isinstance(test, list) else ["CMD-SHELL", str(test)]}
+        out: dict[str, Any] = {"test": [str(t) for t in test] if isinstance(test, list) else ["CMD-SHELL", str(test)]}
         interval = _seconds(raw.get("interval", "30s"))
         if interval > SLOW_POLL:
             self.note(
@@ -267,7 +306,11 @@ class _Compose:
             if key in raw:
                 out[key] = str(raw[key])
         if "retries" in raw:
-            out["retries"] = int(raw["retries"])
+            retries = _number(self.interpolate(raw["retries"], where + ("healthcheck", "retries")), int)
+            if retries is None:
+                self.note(where + ("healthcheck", "retries"), f"{raw['retries']}: not a number — the lab's 3 apply")
+            else:
+                out["retries"] = retries
         return out
 
     def volumes(self, where: tuple[str | int, ...], raw: list[Any]) -> tuple[list[str], list[dict[str, str]]]:
@@ -287,8 +330,13 @@ class _Compose:
                 else:
                     source, target = parts[0], parts[1]
                     kind = "bind" if source.startswith((".", "/", "~")) else "volume"
-            if kind == "volume" and source and NAME_RE.match(source):
-                volumes.append(f"{source}:{target}")
+            if kind == "volume" and source:
+                name = _volume_name(source)
+                volumes.append(f"{name}:{target}")
+                if name != source:
+                    self.note(at, f"the volume '{source}' is named '{name}' in the scenario (a-z, 0-9 and '-')")
+            elif kind == "tmpfs":
+                self.note(at, "a tmpfs: not carried over (the copies' containers have no tmpfs mounts)")
             elif kind == "volume":
                 anonymous = re.sub(r"[^a-z0-9-]", "-", target.strip("/").lower())[:31].strip("-") or "data"
                 volumes.append(f"{anonymous}:{target}")
@@ -337,11 +385,16 @@ class _Compose:
                 out["memory"] = str(memory)
             except ValueError:
                 self.note(where + ("mem_limit",), f"{memory}: not a size the lab reads — the default 1 GiB applies")
-        cpus = limits.get("cpus") or raw.get("cpus")
-        if cpus:
-            out["cpus"] = float(cpus)
-        if raw.get("pids_limit"):
-            out["pids"] = int(raw["pids_limit"])
+        for key, found, kind, target in (
+            ("cpus", limits.get("cpus") or raw.get("cpus"), float, "cpus"),
+            ("pids_limit", raw.get("pids_limit"), int, "pids"),
+        ):
+            if found:
+                number = _number(self.interpolate(found, where + (key,)), kind)
+                if number is None:
+                    self.note(where + (key,), f"{found}: not a number — the lab's default applies")
+                else:
+                    out[target] = number
         return out
 
     def app(self, build: dict[str, Any] | None) -> dict[str, str] | None:
@@ -468,8 +521,8 @@ class _Compose:
             else:
                 context = service["build"]["context"]
                 lines.append(f"      # {name}: built from {context} — give its Dockerfile a build arg to change")
-        if lines[-1] == "    services:":
-            lines[-1] = "    services: {}"
+        if not any(line.startswith("      ") and not line.startswith("      #") for line in lines):
+            lines[lines.index("    services:")] = "    services: {}  # the same stack: give it what changes"
         return "\n".join(lines) + "\n"
 
 
@@ -563,6 +616,23 @@ def _pairs(value: Any) -> dict[str, Any]:
         pairs = (str(item).partition("=") for item in value)
         return {key: text if sep else None for key, sep, text in pairs}
     return {str(k): v for k, v in (value or {}).items()} if isinstance(value, dict) else {}
+
+
+def _volume_name(source: str) -> str:
+    """A Compose volume's name as the lab names volumes (one name per source, so services still share it).
+
+    >>> _volume_name("static_files"), _volume_name("pgdata")
+    ('static-files', 'pgdata')
+    """
+    name = re.sub(r"[^a-z0-9-]", "-", source.lower()).strip("-")[:31] or "data"
+    return name
+
+
+def _number(value: Any, kind: type[int] | type[float]) -> int | float | None:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _seconds(value: Any) -> float:

@@ -447,6 +447,13 @@ def init(c: Context, name: str, from_compose: str = "") -> None:
     folder = workspace.scenarios() / name
     made = scaffold.from_compose(Path(from_compose), folder, name) if from_compose else scaffold.template(name)
     scaffold.write(made, folder)
+    try:
+        loaded = scenario.load(str(folder), folder.parent)
+    except LabError as err:  # a defect of the scaffold: leave nothing half-made behind
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        raise LabError(f"the scaffold of {name} does not validate, so it was not kept:\n{err}") from None
     say(f"wrote {', '.join(sorted(made.files))} in {folder}")
     for line in made.notes:
         say(f"  note: {line}")
@@ -454,7 +461,6 @@ def init(c: Context, name: str, from_compose: str = "") -> None:
     if not tasks_file.exists():
         tasks_file.write_text(CLIENT_TASKS, encoding="utf-8")
         say(f"wrote {tasks_file}: `invoke <task>` runs the lab's tasks in this folder")
-    loaded = scenario.load(str(folder), folder.parent)
     say(
         f"{loaded.name}: valid — next: fill in what is marked CHANGE in {folder / 'scenario.yml'},"
         f" then `invoke validate {name}` and `invoke pilot {name}`"

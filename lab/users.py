@@ -22,6 +22,7 @@ import threading
 from lab.cancel import Token
 from lab.engine import session
 from lab.engine.types import EngineLike
+from lab.errors import LabError, Stopped
 from lab.scenario.model import Service
 
 DATABASE_OS_USERS = {"postgresql": "postgres"}
@@ -36,7 +37,8 @@ class Users:
     def __init__(self, engine: EngineLike, token: Token, services: dict[str, Service], containers: dict[str, str]):
         self.engine, self.token, self.services, self.containers = engine, token, services, containers
         self._found: dict[tuple[str, str], bool] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.Lock()  # guards _locks: each container's lookup has a lock of its own
 
     def command(self, service: str, run_as: str | None = None) -> str | None:
         """The OS user a command runs as in `service`."""
@@ -49,14 +51,18 @@ class Users:
         if given or not wanted:
             return given
         key = (service, wanted)
-        with self._lock:  # checks run several at a time: one lookup per container
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # checks run several at a time: one lookup per container, the others wait for it
             if key not in self._found:
                 argv = ["sh", "-c", OTHER_USER, "sh", wanted]
                 try:
                     code, _, _ = session.feed(
                         self.engine, self.containers[service], argv, io.BytesIO(b""), LOOKUP_SECONDS, self.token
                     )
-                except TimeoutError:
+                except Stopped:
+                    raise
+                except (TimeoutError, LabError):  # no answer: the container's own user, as without a database
                     code = 1
                 self._found[key] = code == 0
         return wanted if self._found[key] else None

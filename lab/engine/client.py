@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import docker
 import docker.errors
+import docker.utils.build
 import requests.exceptions
 import urllib3.exceptions
 
@@ -29,6 +30,19 @@ from lab.engine.types import KEEP, RUN, ContainerSpec, ContainerState, Labelled,
 from lab.errors import BuildFailed, EngineError, EngineUnavailable
 
 CONNECTION_ERRORS = (requests.exceptions.ConnectionError, docker.errors.DockerException)
+
+
+def sent_files(context: Path, dockerfile: str = "Dockerfile") -> list[str]:
+    """The files a build of `context` sends to the engine, relative, in the order a walk of the
+    folder meets them: all but those its .dockerignore leaves out, as the SDK decides."""
+    ignore = context / ".dockerignore"
+    patterns = []
+    if ignore.is_file():
+        lines = (line.strip() for line in ignore.read_text(encoding="utf-8", errors="replace").splitlines())
+        patterns = [line for line in lines if line and not line.startswith("#")]
+    kept = docker.utils.build.exclude_paths(str(context), patterns, dockerfile=dockerfile)
+    files = [path for path in kept if (context / path).is_file()]
+    return sorted(files, key=lambda path: (path.split("/")[:-1], path.rsplit("/", 1)[-1]))  # a folder's files first
 
 
 class Engine:

@@ -8,7 +8,6 @@ When the tag exists the build is skipped; independent builds run in parallel.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import threading
 from collections.abc import Callable, Hashable, Mapping
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from lab.cancel import POLL, Token
+from lab.engine.client import sent_files
 from lab.engine.types import INPUTS, SCENARIO, EngineLike, shown_url
 from lab.errors import BuildFailed
 from lab.scenario import Scenario
@@ -72,17 +72,15 @@ def base_images(dockerfile_text: str, args: dict[str, str]) -> list[str]:
     return found
 
 
-def context_digest(context: Path) -> str:
-    """SHA-256 over every file's relative path, mode and content in a build context."""
+def context_digest(context: Path, dockerfile: str = "Dockerfile") -> str:
+    """SHA-256 over the relative path, mode and content of every file a build of the context
+    sends (its .dockerignore honoured: what it leaves out cannot change the image)."""
     digest = hashlib.sha256()
-    for root, dirs, files in os.walk(context):
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(root, name)
-            rel = path.relative_to(context).as_posix()
-            digest.update(f"{rel}\0{path.stat().st_mode & 0o777:o}\0".encode())
-            digest.update(path.read_bytes())
-            digest.update(b"\0")
+    for rel in sent_files(context, dockerfile):
+        path = context / rel
+        digest.update(f"{rel}\0{path.stat().st_mode & 0o777:o}\0".encode())
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
     return digest.hexdigest()
 
 
@@ -137,7 +135,7 @@ def tag_of(p: ImagePlan, engine: EngineLike) -> str:
         return p.ref
     base_ids = [engine.image_id(base) or "" for base in p.bases]
     digest = hashlib.sha256(
-        "\0".join([context_digest(p.context), p.dockerfile, repr(p.args), *base_ids]).encode()
+        "\0".join([context_digest(p.context, p.dockerfile), p.dockerfile, repr(p.args), *base_ids]).encode()
     ).hexdigest()[:16]
     return f"{p.ref}:{digest}"
 

@@ -21,6 +21,7 @@ import glob
 import hashlib
 import json
 import math
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from lab.errors import LabError
 from lab.records import approval, history, pdf
 from lab.results import Heading, PilotResult, PlannedActual, span
 from lab.scenario import Scenario
+from lab.scenario.secrets import Redactor, looks_secret
 
 PLANS = "plans"
 PLAN_FILE = approval.PLAN_FILE
@@ -248,17 +250,28 @@ def promises(scenario: Scenario) -> list[str]:
 
 
 def inputs(scenario: Scenario, engine: EngineLike | None) -> dict[str, str]:
-    """A digest of every input of the pilot, by what a person calls it."""
+    """A digest of every input of the pilot, by what a person calls it. It holds no secret's
+    value (nor a hash of one: secrets are digested as their names, so a password given
+    another way on another machine is the same input), and no path of this machine (files
+    are named relative to the scenario's folder). An image without an engine to ask is ""."""
     folder = scenario.folder
+    redactor = Redactor(scenario.secrets)
     found: dict[str, str] = {}
+
+    def digest(value: Any) -> str:
+        text = json.dumps(value, sort_keys=True, default=str).replace(str(folder) + os.sep, "")
+        return hashlib.sha256(redactor(text).encode()).hexdigest()
+
     for variant in scenario.variants:
         for name, service in variant.services.items():
-            found[f"the stack of {variant.name}: service {name}"] = _digest(service.model_dump(mode="json"))
+            found[f"the stack of {variant.name}: service {name}"] = digest(service.model_dump(mode="json"))
             if service.build is not None:
                 context = (folder / service.build.context).resolve()
-                found[f"build folder {_shown(context, folder)}"] = images.context_digest(context)
-            elif service.image and engine is not None:
-                found[f"image {service.image}"] = engine.image_id(service.image) or ""
+                found[f"build folder {os.path.relpath(context, folder)}"] = images.context_digest(
+                    context, service.build.dockerfile
+                )
+            elif service.image:
+                found[f"image {service.image}"] = (engine.image_id(service.image) or "") if engine else ""
             for item in service.config:
                 found[f"configuration file {item.file}"] = approval.sha256(folder / item.file)
     for _, backup, path in scenario.backups:
@@ -266,11 +279,14 @@ def inputs(scenario: Scenario, engine: EngineLike | None) -> dict[str, str]:
     for log, path in scenario.replay:
         found[f"traffic log {log.file}"] = approval.sha256(path)
     for path, hosts in scenario.test_files:
-        found[f"test file {_shown(path, folder)}"] = _digest([approval.sha256(path), list(hosts)])
-    found["the declarative checks"] = _digest(scenario.checks.model_dump(mode="json"))
-    found["the restore verifications"] = _digest([v.model_dump(mode="json") for v in scenario.verify])
-    found["the upgrade procedure"] = _digest(scenario.upgrade.model_dump(mode="json"))
-    found["discovery"] = _digest({v.name: sorted(scenario.discovered(v)) for v in scenario.variants})
+        found[f"test file {os.path.relpath(path, folder)}"] = _digest([approval.sha256(path), list(hosts)])
+    for check in scenario.checks.http:
+        if check.body_file is not None:
+            found[f"request body {os.path.relpath(check.body_file, folder)}"] = approval.sha256(Path(check.body_file))
+    found["the declarative checks"] = digest(scenario.checks.model_dump(mode="json"))
+    found["the restore verifications"] = digest([v.model_dump(mode="json") for v in scenario.verify])
+    found["the upgrade procedure"] = digest(scenario.upgrade.model_dump(mode="json"))
+    found["discovery"] = digest({v.name: sorted(scenario.discovered(v)) for v in scenario.variants})
     return found
 
 
@@ -543,7 +559,7 @@ def _copies(scenario: Scenario, pilots: Path) -> list[Copy]:
         services = {}
         for name, svc in variant.services.items():
             if svc.build is not None:
-                args = ", ".join(f"{k}={v}" for k, v in svc.build.args.items())
+                args = ", ".join(f"{k}={'[hidden]' if looks_secret(k) else v}" for k, v in svc.build.args.items())
                 what = f"built from {svc.build.context}" + (f" ({args})" if args else "")
             else:
                 what = f"image {svc.image}"
@@ -586,16 +602,7 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _shown(path: Path, folder: Path) -> str:
-    try:
-        return path.resolve().relative_to(folder).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _cores() -> int:
-    import os
-
     return os.cpu_count() or 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import socket
 import socketserver
 import ssl
 import subprocess
@@ -330,3 +331,81 @@ def test_https_with_a_self_signed_certificate_is_accepted_and_said(probe, https)
     assert one["tls"]["version"].startswith("TLSv1.")
     assert one["tls"]["certificate"].startswith("not trusted: self")  # "self-signed certificate"
     assert len(Http11.connections) == 1  # one kept (the trust question, on its own, ends at the handshake)
+
+
+class H2Server:
+    """A clear-text HTTP/2 server (h2c, prior knowledge) on a thread: each answer says how many
+    body bytes its request carried; with `goaway`, the server ends each connection after
+    one answer, as nginx does after its keepalive_requests."""
+
+    def __init__(self, goaway: bool = False):
+        import h2.config
+        import h2.connection
+        import h2.events
+
+        self.h2, self.goaway, self.connections, self.pushes = h2, goaway, 0, []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        h2 = self.h2
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+            conn.initiate_connection()
+            client.sendall(conn.data_to_send())
+            received: dict[int, int] = {}
+            with client:
+                while data := client.recv(1 << 16):
+                    for event in conn.receive_data(data):
+                        if isinstance(event, h2.events.RemoteSettingsChanged):
+                            self.pushes += [s.new_value for k, s in event.changed_settings.items() if k == 2]
+                        elif isinstance(event, h2.events.DataReceived):
+                            received[event.stream_id] = received.get(event.stream_id, 0) + len(event.data)
+                            conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                        elif isinstance(event, h2.events.StreamEnded):
+                            said = json.dumps({"bytes": received.get(event.stream_id, 0)}).encode()
+                            headers = [(":status", "200"), ("content-type", "application/json")]
+                            conn.send_headers(event.stream_id, headers)
+                            conn.send_data(event.stream_id, said, end_stream=True)
+                            if self.goaway:
+                                conn.close_connection()
+                    client.sendall(conn.data_to_send())
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def h2c() -> Iterator[H2Server]:
+    server = H2Server()
+    yield server
+    server.close()
+
+
+def test_http2_sends_large_bodies_within_the_servers_frames_and_window(h2c):
+    answer = http_probe.http2_answer(get(h2c.port, "/", "POST", body="x" * 200_000, repeat=2))
+    assert answer["error"] is None and answer["protocol"] == "HTTP/2"
+    assert answer["status"] == 200 and json.loads(answer["body"]) == {"bytes": 200_000}
+    assert len(answer["seconds"]) == 2 and h2c.connections == 1  # one connection, a stream each
+    assert h2c.pushes == [0]  # the probe refuses server pushes
+
+
+def test_http2_takes_an_answer_that_ends_its_connection_and_goes_on_on_a_new_one():
+    server = H2Server(goaway=True)
+    try:
+        answer = http_probe.http2_answer(get(server.port, "/", repeat=3))
+        assert answer["error"] is None and answer["status"] == 200 and len(answer["seconds"]) == 3
+        assert server.connections == 3
+    finally:
+        server.close()
+
+
+def test_http2_to_a_server_that_only_speaks_http11_is_that_requests_error(http11):
+    answer = http_probe.http2_answer(get(http11, "/"))
+    assert answer["status"] is None and answer["error"], answer

@@ -5,6 +5,7 @@ options and cost, its approval, and a pilot refused when an input changed since.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from datetime import datetime, timezone
 
@@ -217,3 +218,19 @@ def test_plan_options_name_known_candidates(write_scenario):
 
 def test_scenario_files_in_the_checkout_still_load_with_a_plan_key():
     assert scenario.load("demo", ROOT / "scenarios").plan.rate is None
+
+
+def test_plan_inputs_hold_no_secret_and_no_path_of_this_machine(write_scenario, tmp_path):
+    """The same scenario in another folder, with another password, is the same input: a
+    pilot on the consultant's laptop runs under the plan made in CI."""
+    shop = loaded(write_scenario)
+    first = plans.inputs(shop, None)
+    moved = tmp_path / "elsewhere" / "shop"
+    shutil.copytree(shop.folder, moved)
+    (moved / "secrets" / "db-password").write_text("another-horse-battery\n")
+    assert plans.inputs(scenario.load(str(moved), moved.parent), None) == first
+    assert {k: v for k, v in first.items() if k.startswith("image ")} == {
+        "image debian:bookworm": "",  # no engine was asked: not compared
+        "image debian:trixie": "",
+        "image debian:forky": "",
+    }

@@ -65,6 +65,13 @@ def compose_folder(tmp_path: Path, text: str = COMPOSE) -> Path:
     return folder
 
 
+def assert_notes(made: scaffold.Scaffold, *expected: str) -> None:
+    """Each of `expected` is said in one of the scaffold's notes (what was not carried over, and why)."""
+    notes = "\n".join(made.notes)
+    for said in expected:
+        assert said in notes, f"{said!r} not in:\n{notes}"
+
+
 def scaffolded(tmp_path: Path, text: str = COMPOSE) -> tuple[Path, scaffold.Scaffold]:
     folder = compose_folder(tmp_path, text)
     target = folder / "scenarios" / "shop"
@@ -105,8 +112,8 @@ def test_a_compose_file_becomes_a_scenario_that_validates_at_once(tmp_path: Path
     ]
     text = (target / "scenario.yml").read_text()
     assert "image: postgres:15  # CHANGE" in text and "RELEASE: '5.2'  # CHANGE" in text
-    notes = "\n".join(made.notes)
-    for said in (
+    assert_notes(
+        made,
         "docker-compose.yml:33: networks: not carried over",
         "docker-compose.yml:18: services.app.build.target: not carried over",
         "docker-compose.yml:28: services.app.volumes.1: ./static: host folders are not mounted",
@@ -117,8 +124,7 @@ def test_a_compose_file_becomes_a_scenario_that_validates_at_once(tmp_path: Path
         "services.cache: no starter check",
         "services.app.ports: published ports become expose",
         "services.app.environment.REGION: ${SHOP_REGION} is not set",
-    ):
-        assert said in notes, f"{said!r} not in:\n{notes}"
+    )
 
 
 def test_the_template_validates_and_nothing_is_overwritten(tmp_path: Path) -> None:
@@ -192,3 +198,62 @@ def test_user_on_a_command_check_or_a_step_is_refused_with_the_fix(write_scenari
     assert "scenario.yml:7: checks.command.0.user: " in said and "rename the key to run_as" in said
     assert "upgrade.steps.0.user" in said
     assert "checks.command.1" not in said
+
+
+def test_a_repository_built_from_its_root_keeps_secrets_and_the_lab_out_of_its_images(tmp_path, monkeypatch):
+    """Compose shapes from real repositories: `build: .` everywhere, bare and secret-looking
+    variables, a URL with its own password, `$$` in a healthcheck, a volume shared under a
+    name with '_'."""
+    monkeypatch.setenv("NPM_TOKEN", "npm-abcdef-123")
+    monkeypatch.setenv("DB_PASS", "from-the-shell-1")
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    folder = compose_folder(
+        tmp_path,
+        """
+        services:
+          web:
+            build: .
+            environment: [DB_PASS, TZ, "CACHE_URL=redis://cache:s3cr3t-cache@cache:6379/0"]
+            volumes: [static_files:/srv/static]
+            healthcheck:
+              test: ["CMD-SHELL", "curl -fs http://127.0.0.1/ -o /dev/null -H 'X-Id: $$HOSTNAME'"]
+              retries: ${RETRIES}
+              interval: 1s
+          worker:
+            build: {context: ., args: [NPM_TOKEN]}
+            volumes: [static_files:/srv/static]
+            tmpfs: /tmp
+            healthcheck: {test: []}
+        """,
+    )
+    (folder / "Dockerfile").write_text("FROM debian:bookworm\n")
+    target = folder / "scenarios" / "shop"
+    made = scaffold.from_compose(folder / "docker-compose.yml", target, "shop")
+    scaffold.write(made, target)
+    loaded = scenario.load(str(target), target.parent)  # valid, though nothing has build args to change
+    web, worker = loaded.baseline.services["web"], loaded.baseline.services["worker"]
+    text = (target / "scenario.yml").read_text()
+    for value in ("npm-abcdef-123", "from-the-shell-1", "s3cr3t-cache"):
+        assert value not in text  # in secrets/ only (or, for a build arg, nowhere)
+    assert "services: {}  # the same stack" in text
+    assert worker.build is not None and worker.build.args == {}
+    assert web.environment["TZ"] == "Europe/Berlin" and web.environment["DB_PASS"] == "from-the-shell-1"
+    raw = yaml.safe_load(text)
+    assert (
+        raw["services"]["web"]["environment"]["CACHE_URL"] == "redis://cache:${secret:cache_url_password}@cache:6379/0"
+    )
+    assert (target / "secrets" / "cache_url_password").stat().st_mode & 0o777 == 0o600
+    assert web.volumes == worker.volumes == ["static-files:/srv/static"]  # still shared
+    assert web.healthcheck is not None and "X-Id: $HOSTNAME" in web.healthcheck.test[1]
+    assert worker.healthcheck is None
+    ignore = (folder / ".dockerignore").read_text().splitlines()
+    assert "pilots/" in ignore and "scenarios/" in ignore
+    assert_notes(
+        made,
+        "services.worker.build.args.NPM_TOKEN: looks like a secret",
+        "services.web.environment.TZ: its value was taken from your environment",
+        "services.web.healthcheck.retries: ${RETRIES}: not a number",
+        "services.worker.tmpfs: not carried over",
+        "the volume 'static_files' is named 'static-files'",
+        "its build folder holds the lab's pilots/ and scenarios/",
+    )

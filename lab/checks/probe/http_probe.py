@@ -149,62 +149,117 @@ def http_request(req):
 
 
 def http2_answer(req):
-    """An HTTP/2 request sent `repeat` times, one stream after another on one connection."""
-    import h2.config  # Debian's python3-h2, in the probe's image
-    import h2.connection
-    import h2.events
-    import h2.exceptions
-
+    """An HTTP/2 request sent `repeat` times, one stream after another on one connection (a
+    new one when the server ended it, as nginx does after so many requests). Bodies go in
+    frames the server's settings and flow-control window allow; pushes are refused."""
     out = _empty(req)
     out["protocol"] = "HTTP/2"
     try:
         host, pairs, body = request_parts(req)
-        tls = req.get("scheme") == "https"
-        conn = Connection(req["host"], req["port"], req["timeout"], tls, alpn=["h2"])
-    except (OSError, ValueError) as err:
-        out["error"] = f"{type(err).__name__}: {err}"
+    except ValueError as err:
+        out["error"] = f"ValueError: {err}"
         return out
+    session = None
     try:
-        if tls and conn.sock.selected_alpn_protocol() != "h2":
-            raise ValueError(f"the server does not speak HTTP/2 (ALPN: {conn.sock.selected_alpn_protocol() or 'none'})")
-        h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
-        h2c.initiate_connection()
-        conn.sock.sendall(h2c.data_to_send())
-        scheme = "https" if tls else "http"
         for _ in range(req.get("repeat", 1)):
-            stream = h2c.get_next_available_stream_id()
-            fields = [(":method", req["method"]), (":path", req["path"]), (":scheme", scheme), (":authority", host)]
-            h2c.send_headers(stream, fields + [(k.lower(), v) for k, v in pairs], end_stream=body is None)
-            if body is not None:
-                h2c.send_data(stream, body, end_stream=True)
-            conn.sock.sendall(h2c.data_to_send())
-            sent = time.perf_counter()
-            status, headers, data, ended = None, {}, bytearray(), False
-            while not ended:
-                chunk = conn.sock.recv(1 << 16)
-                if not chunk:
-                    raise ConnectionError("the server closed the connection")
-                for event in h2c.receive_data(chunk):
-                    if isinstance(event, h2.events.ResponseReceived) and event.stream_id == stream:
-                        found = dict(event.headers)
-                        status = int(found.pop(":status"))
-                        headers = {k.lower(): v for k, v in found.items()}
-                    elif isinstance(event, h2.events.DataReceived) and event.stream_id == stream:
-                        data += event.data
-                        h2c.acknowledge_received_data(event.flow_controlled_length, stream)
-                    elif isinstance(event, h2.events.StreamEnded) and event.stream_id == stream:
-                        ended = True
-                    elif isinstance(event, h2.events.StreamReset) and event.stream_id == stream:
-                        raise ConnectionError(f"the server reset the stream (HTTP/2 error {event.error_code})")
-                    elif isinstance(event, h2.events.ConnectionTerminated):
-                        raise ConnectionError(f"the server ended the connection (HTTP/2 error {event.error_code})")
-                conn.sock.sendall(h2c.data_to_send())
-            record_http(out, (status, headers, bytes(data), False), time.perf_counter() - sent, conn.tls)
-    except (OSError, ValueError, h2.exceptions.ProtocolError) as err:
+            if session is None or session.ended:
+                if session is not None:
+                    session.close()
+                session = Http2Session(req)
+            status, headers, data, seconds = session.exchange(req, host, pairs, body)
+            record_http(out, (status, headers, data, False), seconds, session.conn.tls)
+    except (OSError, ValueError, Http2Error) as err:
         out["error"] = f"{type(err).__name__}: {err}"
     finally:
-        conn.close()
+        if session is not None:
+            session.close()
     return out
+
+
+class Http2Error(Exception):
+    pass
+
+
+class Http2Session:
+    """One HTTP/2 connection (Debian's python3-h2, in the probe's image)."""
+
+    def __init__(self, req):
+        import h2.config
+        import h2.connection
+        import h2.settings
+
+        self.tls = req.get("scheme") == "https"
+        self.conn = Connection(req["host"], req["port"], req["timeout"], self.tls, alpn=["h2"])
+        if self.tls and self.conn.sock.selected_alpn_protocol() != "h2":
+            said = self.conn.sock.selected_alpn_protocol() or "none"
+            self.conn.close()
+            raise ValueError(f"the server does not speak HTTP/2 (ALPN: {said})")
+        self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        self.h2.local_settings = h2.settings.Settings(
+            client=True, initial_values={h2.settings.SettingCodes.ENABLE_PUSH: 0}
+        )
+        self.h2.initiate_connection()
+        self.conn.sock.sendall(self.h2.data_to_send())
+        self.ended = False  # the server ended the connection (GOAWAY): the next stream needs a new one
+
+    def close(self):
+        self.conn.close()
+
+    def exchange(self, req, host, pairs, body):
+        """(status, headers, body, seconds) of one request on a new stream."""
+        stream = self.h2.get_next_available_stream_id()
+        fields = [(":method", req["method"]), (":path", req["path"]), (":scheme", "https" if self.tls else "http")]
+        fields += [(":authority", host)] + [(k.lower(), v) for k, v in pairs]
+        self.h2.send_headers(stream, fields, end_stream=body is None)
+        self.conn.sock.sendall(self.h2.data_to_send())
+        sent = time.perf_counter()
+        answer = {"status": None, "headers": {}, "data": bytearray(), "done": False}
+        offset = 0
+        while body is not None and not answer["done"]:
+            size = min(len(body) - offset, self.h2.local_flow_control_window(stream), self.h2.max_outbound_frame_size)
+            if size > 0 or offset == len(body):
+                last = offset + size == len(body)
+                self.h2.send_data(stream, body[offset : offset + size], end_stream=last)
+                self.conn.sock.sendall(self.h2.data_to_send())
+                offset += size
+                if last:
+                    break
+            else:  # the window is full: read until the server opens it (or answers already)
+                self._read(stream, answer)
+        while not answer["done"]:
+            self._read(stream, answer)
+        return answer["status"], answer["headers"], bytes(answer["data"]), time.perf_counter() - sent
+
+    def _read(self, stream, answer):
+        import h2.events
+        import h2.exceptions
+
+        chunk = self.conn.sock.recv(1 << 16)
+        if not chunk:
+            self.ended = True
+            raise ConnectionError("the server closed the connection before it answered")
+        try:
+            events = self.h2.receive_data(chunk)
+        except h2.exceptions.ProtocolError as err:
+            raise Http2Error(str(err)) from None
+        for event in events:
+            if isinstance(event, h2.events.ResponseReceived) and event.stream_id == stream:
+                found = dict(event.headers)
+                answer["status"] = int(found.pop(":status"))
+                answer["headers"] = {k.lower(): v for k, v in found.items()}
+            elif isinstance(event, h2.events.DataReceived):
+                if event.stream_id == stream:
+                    answer["data"] += event.data
+                self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded) and event.stream_id == stream:
+                answer["done"] = True
+            elif isinstance(event, h2.events.StreamReset) and event.stream_id == stream:
+                raise Http2Error(f"the server reset the stream (HTTP/2 error {event.error_code})")
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                self.ended = True
+                if not answer["done"] and (event.last_stream_id is None or event.last_stream_id < stream):
+                    raise Http2Error(f"the server ended the connection (HTTP/2 error {event.error_code})")
+        self.conn.sock.sendall(self.h2.data_to_send())
 
 
 def http_response(conn, method):

@@ -192,7 +192,7 @@ def scope(scenario: Scenario) -> dict[str, int]:
         "SQL checks": len(scenario.checks.sql),
         "HTTP checks": len(scenario.checks.http),
         "command checks": len(scenario.checks.command),
-        "traffic logs replayed": len(scenario.replay),
+        "entries of the client's traffic replayed (distinct)": _replayed(scenario),
         "services probed by discovery": len(scenario.discovered(scenario.baseline)),
         "restore verifications": len(scenario.verify),
         "upgrade and rollback steps": len(scenario.upgrade.steps) + len(scenario.upgrade.rollback),
@@ -214,7 +214,7 @@ def scope_run(result: PilotResult) -> dict[str, int]:
         "restore verifications": "verify:",
     }
     counts = {kind: sum(1 for i in ids if i.startswith(prefix)) for kind, prefix in kinds.items()}
-    counts["traffic logs replayed"] = len(result.traffic)
+    counts["entries of the client's traffic replayed (distinct)"] = sum(log.distinct for log in result.traffic)
     counts["services probed by discovery"] = len(baseline.discovered)
     counts["upgrade and rollback steps"] = max(
         (len(c.upgrade) + len(c.rollback) for c in result.copies if c.role == "candidate"), default=0
@@ -574,6 +574,14 @@ def _step(step: Any) -> str:
     where = f"{step.side} {step.service}"
     into = f", into {step.into.side} {step.into.service}" if step.into else ""
     return f"{step.name} ({where}{into})"
+
+
+def _replayed(scenario: Scenario) -> int:
+    """The distinct entries of the client's traffic logs the pilot will replay (its logs read
+    as the pilot reads them: a log that cannot be read is an error here already)."""
+    from lab import replay
+
+    return sum(replay.read(spec, path, os.path.relpath(path)).coverage.distinct for spec, path in scenario.replay)
 
 
 def _tests_in(path: Path) -> int:

@@ -361,7 +361,11 @@ class H2Server:
             client.sendall(conn.data_to_send())
             received: dict[int, int] = {}
             with client:
+                client.settimeout(10)
+                said_goodbye = False
                 while data := client.recv(1 << 16):
+                    if said_goodbye:  # what the client still sends, until it closes its side
+                        continue
                     for event in conn.receive_data(data):
                         if isinstance(event, h2.events.RemoteSettingsChanged):
                             self.pushes += [s.new_value for k, s in event.changed_settings.items() if k == 2]
@@ -375,7 +379,10 @@ class H2Server:
                             conn.send_data(event.stream_id, said, end_stream=True)
                             if self.goaway:
                                 conn.close_connection()
+                                said_goodbye = True
                     client.sendall(conn.data_to_send())
+                    if said_goodbye:
+                        client.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
         self.sock.close()

@@ -259,7 +259,11 @@ class Http2Session:
                 self.ended = True
                 if not answer["done"] and (event.last_stream_id is None or event.last_stream_id < stream):
                     raise Http2Error(f"the server ended the connection (HTTP/2 error {event.error_code})")
-        self.conn.sock.sendall(self.h2.data_to_send())
+        try:
+            self.conn.sock.sendall(self.h2.data_to_send())
+        except OSError:
+            if not self.ended:  # a server that said goodbye may have closed already: nothing is lost
+                raise
 
 
 def http_response(conn, method):

@@ -363,11 +363,13 @@ class WordPressProbe(Replayed):
         super().__init__({"@@lab-php": recorded(f"wordpress-{version}.txt")})
         self.index = recorded(f"wordpress-{version}-index.json")
         self.requested: list[str] = []
+        self.probe_runs = 0
 
     def __call__(self, container, argv, env=None, user=None, timeout=30.0) -> ExecResult:
         if "http-probe" not in " ".join(argv):
             return super().__call__(container, argv, env, user, timeout)
         answers = []
+        self.probe_runs += 1
         for line in (env or {})["LAB_REQUESTS"].splitlines():
             path = json.loads(line)["path"]
             self.requested.append(path)
@@ -398,6 +400,8 @@ def test_a_wordpress_sites_rest_routes_are_an_inventory_and_requested(version, r
     assert paths[0] == "/" and "/?rest_route=/shop/v1/notes" in paths and "/?rest_route=/wp/v2/posts" in paths
     assert len(paths) == requested + 1 and not any("(?P<" in p or p == "/?rest_route=/" for p in paths)
     assert plan.routes == paths and plan.port == 8000  # the second observation asks them again
+    batch = int(probing.PROBE_SECONDS // probing.ROUTE_SECONDS)  # each probe run fits its deadline
+    assert run.probe_runs == 1 + -(-len(paths) // batch)
     assert by_id["discover:app GET /?rest_route=/shop/v1/notes"].output["body"] == {"json": []}
     assert f"WordPress {release}: {routes} REST routes, {requested} requested without parameters" in notes
 

@@ -315,7 +315,8 @@ class PlannedActual(BaseModel):
 
     def said(self) -> str:
         """The lab time against the estimate, in words."""
-        within = f"{self.seconds:.0f} s against the estimated {span(self.low, self.high)}"
+        took = f"{self.seconds:.1f} s" if self.seconds < 60 else span(self.seconds, self.seconds)
+        within = f"{took} against the estimated {span(self.low, self.high)}"
         if self.seconds > self.high * WELL_PAST:
             return f"{within}: the pilot ran well past the estimate"
         if self.seconds > self.high:

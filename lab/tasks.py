@@ -323,7 +323,17 @@ def history(c: Context, scenario: str = "", out: str = "") -> None:
         decision = f"{decided['decision']} ({decided['by']})" if decided else "—"
         made = p.created_at[:16].replace("T", " ")
         estimate = f"est. {span(p.estimate.low, p.estimate.high)}"
-        dated.append((p.plan_id, made, p.scenario, "PLAN", ", ".join(c.name for c in p.copies[1:]), decision, estimate))
+        dated.append(
+            (
+                p.plan_id,
+                made,
+                p.scenario,
+                "PLAN",
+                ", ".join(c.name for c in p.copies if c.role == "candidate"),
+                decision,
+                estimate,
+            )
+        )
     dated.sort(key=lambda row: (row[1], row[0]), reverse=True)
     rows = [("RUN", "STARTED (UTC)", "SCENARIO", "VERDICT", "CANDIDATES", "DECISION", "TIME"), *dated]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -84,6 +84,14 @@ class RunContext:
     def baseline(self) -> CopyResult:
         return self.copies[self.scenario.baseline.name]
 
+    def users_of(self, variant: Variant, containers: dict[str, str]) -> Users:
+        """The OS users of a copy's containers: one per copy, so that each container is looked
+        up once, also by the steps that reach this copy from another."""
+        with self.lock:
+            return self.users.setdefault(
+                variant.name, Users(self.placement[variant.name], self.token, variant.services, containers)
+            )
+
     def log(self, message: str) -> None:
         self.say(self.redact(f"[{self.clock() - self.t0:6.1f}s] {message}"))
 
@@ -177,10 +185,7 @@ class CopyWork:
         self.names = CopyNames(ctx.run_id, variant.name)
         self.engine: EngineLike = ctx.placement[variant.name]
         self.containers = {s: self.names.container(s) for s in variant.services}
-        with ctx.lock:  # one lookup per container, also for the steps that reach this copy from another
-            self.users = ctx.users.setdefault(
-                variant.name, Users(self.engine, ctx.token, variant.services, self.containers)
-            )
+        self.users = ctx.users_of(variant, self.containers)
         self.side = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"side-{variant.name}")
         self.probe: Future[str] | None = None
         self.describing: Future[None] | None = None

@@ -214,13 +214,7 @@ def _engines(ctx: RunContext, work: CopyWork) -> dict[str, EngineLike]:
 
 def _users(ctx: RunContext, work: CopyWork) -> dict[str, Users]:
     """The OS users of each side of a step: the baseline's and this copy's."""
-    baseline = ctx.scenario.baseline
-    with ctx.lock:
-        users = ctx.users.setdefault(
-            baseline.name,
-            Users(ctx.placement[baseline.name], ctx.token, baseline.services, _sides(ctx, work)["baseline"]),
-        )
-    return {"baseline": users, "candidate": work.users}
+    return {"baseline": ctx.users_of(ctx.scenario.baseline, _sides(ctx, work)["baseline"]), "candidate": work.users}
 
 
 def _sides(ctx: RunContext, work: CopyWork) -> Containers:

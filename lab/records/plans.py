@@ -32,7 +32,7 @@ from lab.engine import images
 from lab.engine.types import EngineLike
 from lab.errors import LabError
 from lab.records import approval, history, pdf
-from lab.results import Heading, PilotResult, PlannedActual, span
+from lab.results import Heading, Kind, PilotResult, PlannedActual, span
 from lab.scenario import Scenario
 from lab.scenario.secrets import Redactor, looks_secret
 
@@ -41,8 +41,6 @@ PLAN_FILE = approval.PLAN_FILE
 SCHEMA_VERSION = 1
 RECENT = 5  # runs of the history an estimate is made from
 MARGIN = 0.15  # the range around the runs seen, for what no run has seen
-
-APPROVING = history.APPROVING
 NO_PLAN = "none"
 # Without history: seconds (low, high) for each part of a pilot, from this lab's own runs on
 # a 2-core machine (docs/benchmarks.md) and widened.
@@ -56,7 +54,6 @@ DISCOVERY = (1.0, 8.0)  # the lab's probes of one service
 REPLAY_MB = (2.0, 20.0)  # a megabyte of the client's traffic logs
 FIXED = (1.0, 5.0)  # the teardown and the report
 PARALLEL_CHECKS = 4
-CORES_PER_COPY = 1  # copies run in parallel, as many at once as the machine has cores
 
 
 class PlanOption(BaseModel):
@@ -141,16 +138,13 @@ def make(scenario: Scenario, pilots: Path, engine: EngineLike | None, engine_sho
         scenario, to_build, present
     )
     spec = scenario.plan
+    everything = [c.name for c in scenario.candidates]
     options = [
-        PlanOption(
-            name="as planned", candidates=[c.name for c in scenario.candidates], low=estimate.low, high=estimate.high
-        )
+        PlanOption(name="as planned", candidates=everything, low=estimate.low, high=estimate.high, hours=spec.hours)
     ]
     for other in spec.options:
-        share = (1 + len(other.candidates)) / (1 + len(scenario.candidates))
-        low, high = _scaled(estimate, share, "low"), _scaled(estimate, share, "high")
+        low, high = _scaled(estimate, (1 + len(other.candidates)) / (1 + len(everything)))
         options.append(PlanOption(name=other.name, candidates=other.candidates, low=low, high=high, hours=other.hours))
-    options[0].hours = spec.hours
     for option in options:
         if spec.rate is not None and option.hours is not None:
             option.cost = round(option.hours * spec.rate, 2)
@@ -185,17 +179,31 @@ def make(scenario: Scenario, pilots: Path, engine: EngineLike | None, engine_sho
     )
 
 
+# The kinds of check a plan counts, in words (the others are counted from the scenario below).
+COUNTED = {
+    Kind.TEST: "tests (pytest + testinfra)",
+    Kind.SQL: "SQL checks",
+    Kind.HTTP: "HTTP checks",
+    Kind.COMMAND: "command checks",
+    Kind.VERIFY: "restore verifications",
+}
+REPLAYED = "entries of the client's traffic replayed (distinct)"
+PROBED = "services probed by discovery"
+STEPS = "upgrade and rollback steps"
+
+
 def scope(scenario: Scenario) -> dict[str, int]:
-    """What will be checked, counted by kind, in words."""
+    """What will be checked, counted by kind, in words: each test function once per service
+    its file runs against."""
     counts = {
-        "tests (pytest + testinfra)": sum(_tests_in(path) for path, _ in scenario.test_files),
-        "SQL checks": len(scenario.checks.sql),
-        "HTTP checks": len(scenario.checks.http),
-        "command checks": len(scenario.checks.command),
-        "entries of the client's traffic replayed (distinct)": _replayed(scenario),
-        "services probed by discovery": len(scenario.discovered(scenario.baseline)),
-        "restore verifications": len(scenario.verify),
-        "upgrade and rollback steps": len(scenario.upgrade.steps) + len(scenario.upgrade.rollback),
+        COUNTED[Kind.TEST]: sum(_tests_in(path) * len(hosts) for path, hosts in scenario.test_files),
+        COUNTED[Kind.SQL]: len(scenario.checks.sql),
+        COUNTED[Kind.HTTP]: len(scenario.checks.http),
+        COUNTED[Kind.COMMAND]: len(scenario.checks.command),
+        REPLAYED: _replayed(scenario),
+        PROBED: len(scenario.discovered(scenario.baseline)),
+        COUNTED[Kind.VERIFY]: len(scenario.verify),
+        STEPS: len(scenario.upgrade.steps) + len(scenario.upgrade.rollback),
     }
     return {kind: n for kind, n in counts.items() if n}
 
@@ -205,20 +213,11 @@ def scope_run(result: PilotResult) -> dict[str, int]:
     baseline = next((c for c in result.copies if c.role == "baseline"), None)
     if baseline is None:
         return {}
-    ids = [c.id for c in baseline.checks] + [o.id for o in (baseline.observations[0] if baseline.observations else [])]
-    kinds = {
-        "tests (pytest + testinfra)": "test:",
-        "SQL checks": "sql:",
-        "HTTP checks": "http:",
-        "command checks": "command:",
-        "restore verifications": "verify:",
-    }
-    counts = {kind: sum(1 for i in ids if i.startswith(prefix)) for kind, prefix in kinds.items()}
-    counts["entries of the client's traffic replayed (distinct)"] = sum(log.distinct for log in result.traffic)
-    counts["services probed by discovery"] = len(baseline.discovered)
-    counts["upgrade and rollback steps"] = max(
-        (len(c.upgrade) + len(c.rollback) for c in result.copies if c.role == "candidate"), default=0
-    )
+    ran = [c.kind for c in baseline.checks] + [o.kind for o in (baseline.observations[:1] or [[]])[0]]
+    counts = {words: ran.count(kind) for kind, words in COUNTED.items()}
+    counts[REPLAYED] = sum(log.distinct for log in result.traffic)
+    counts[PROBED] = len(baseline.discovered)
+    counts[STEPS] = max((len(c.upgrade) + len(c.rollback) for c in result.copies if c.role == "candidate"), default=0)
     return {kind: n for kind, n in counts.items() if n}
 
 
@@ -279,7 +278,7 @@ def inputs(scenario: Scenario, engine: EngineLike | None) -> dict[str, str]:
     for log, path in scenario.replay:
         found[f"traffic log {log.file}"] = approval.sha256(path)
     for path, hosts in scenario.test_files:
-        found[f"test file {os.path.relpath(path, folder)}"] = _digest([approval.sha256(path), list(hosts)])
+        found[f"test file {os.path.relpath(path, folder)}"] = digest([approval.sha256(path), list(hosts)])
     for check in scenario.checks.http:
         if check.body_file is not None:
             found[f"request body {os.path.relpath(check.body_file, folder)}"] = approval.sha256(Path(check.body_file))
@@ -371,7 +370,7 @@ def estimate_from_stages(
 def estimate_from_size(scenario: Scenario, to_build: list[str], present: list[str]) -> Estimate:
     """The lab time from the scenario's size, without history: a wide range."""
     copies = len(scenario.variants)
-    rounds = math.ceil(copies / max(1, _cores() // CORES_PER_COPY))
+    rounds = math.ceil(copies / (os.cpu_count() or 1))  # copies run in parallel, one per core
     waves = max(len(set(s.depends_on)) for s in scenario.baseline.services.values()) + 1
     sizes = [path.stat().st_size / 1e6 for _, _, path in scenario.backups]
     runs = sum(c.repeat for c in [*scenario.checks.sql, *scenario.checks.http, *scenario.checks.command])
@@ -444,7 +443,7 @@ def listed(pilots: Path, scenario: str = "") -> list[tuple[Plan, dict[str, Any] 
 def approved(folder: Path) -> dict[str, Any] | None:
     """The last approval record of a plan when it approves (proceed, with or without conditions)."""
     records = approval.records(folder)
-    return records[-1] if records and records[-1]["decision"] in APPROVING else None
+    return records[-1] if records and records[-1]["decision"] in history.APPROVING else None
 
 
 def for_pilot(pilots: Path, scenario: Scenario, named: str, engine: EngineLike | None) -> PlannedActual | None:
@@ -545,15 +544,15 @@ def _images(scenario: Scenario, engine: EngineLike | None) -> tuple[list[str], l
 def _copies(scenario: Scenario, pilots: Path) -> list[Copy]:
     """The copies, each service with what runs and the versions the last run saw."""
     seen: dict[tuple[str, str], str] = {}
-    for run in history.runs(pilots, scenario.name)[:1]:
-        try:
-            last = PilotResult.read(run.folder)
-        except (OSError, ValueError):
-            continue
-        for copy in last.copies:
-            for name, info in copy.services.items():
-                versions = ", ".join(f"{p} {v}" for p, v in list(info.packages.items())[:3])
-                seen[(copy.variant, name)] = "; ".join(x for x in (info.os, versions) if x)
+    runs = history.runs(pilots, scenario.name)
+    try:
+        last = PilotResult.read(runs[0].folder) if runs else None
+    except (OSError, ValueError):
+        last = None
+    for copy in last.copies if last else []:
+        for name, info in copy.services.items():
+            versions = ", ".join(f"{p} {v}" for p, v in list(info.packages.items())[:3])
+            seen[(copy.variant, name)] = "; ".join(x for x in (info.os, versions) if x)
     out = []
     for variant in scenario.variants:
         services = {}
@@ -585,33 +584,37 @@ def _replayed(scenario: Scenario) -> int:
 
 
 def _tests_in(path: Path) -> int:
-    """The test functions of a pytest file (at least 1: the file is one check)."""
+    """The tests of a pytest file: each test function once per case of its literal
+    `pytest.mark.parametrize` lists (at least 1: the file is one check).
+
+    >>> import tempfile; f = Path(tempfile.mkdtemp()) / "test_x.py"
+    >>> _ = f.write_text("@pytest.mark.parametrize('a', [1, 2, 3])\\ndef test_a(a): pass\\ndef test_b(): pass\\n")
+    >>> _tests_in(f)
+    4
+    """
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError):
         return 1
-    found = sum(
-        1
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test")
-    )
+    found = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+            cases = 1
+            for mark in node.decorator_list:
+                if isinstance(mark, ast.Call) and ast.unparse(mark.func).endswith("parametrize") and len(mark.args) > 1:
+                    values = mark.args[1]
+                    cases *= len(values.elts) if isinstance(values, ast.List | ast.Tuple) else 1
+            found += cases
     return max(found, 1)
 
 
-def _scaled(estimate: Estimate, share: float, end: str) -> float:
-    """An option's lab time: the build as planned, the rest in proportion to its copies."""
+def _scaled(estimate: Estimate, share: float) -> tuple[float, float]:
+    """An option's lab time (low, high): the build as planned, the rest in proportion to its copies."""
     build = estimate.stages.get("build", [0.0, 0.0])
-    fixed = build[0] if end == "low" else build[1]
-    total = estimate.low if end == "low" else estimate.high
-    return round(fixed + (total - fixed) * share, 1)
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _cores() -> int:
-    return os.cpu_count() or 1
+    low, high = (
+        fixed + (total - fixed) * share for fixed, total in zip(build, (estimate.low, estimate.high), strict=True)
+    )
+    return round(low, 1), round(high, 1)
 
 
 def now_utc() -> datetime:

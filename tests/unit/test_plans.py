@@ -14,7 +14,7 @@ import pytest
 from lab import scenario
 from lab.errors import LabError
 from lab.records import approval, pdf, plans
-from lab.results import PilotResult, PlannedActual
+from lab.results import CheckResult, CopyResult, Kind, Observation, Outcome, PilotResult, PlannedActual
 from tests.browser import first_screen, pixels_of
 from tests.conftest import ROOT
 
@@ -183,12 +183,28 @@ def test_a_pilot_measured_against_its_plan_says_when_it_ran_well_past():
     result = PilotResult(run_id="r", scenario="s", started_at="2026-12-04T10:00:00+00:00", stages={"total": 130.0})
     measured = plans.measured(planned, result)
     assert measured.seconds == 130.0 and measured.well_past
-    assert measured.said() == "130 s against the estimated 40 s to 1.6 min: the pilot ran well past the estimate"
+    assert measured.said() == "2.2 min against the estimated 40 s to 1.6 min: the pilot ran well past the estimate"
     assert (
         plans.measured(planned, result.model_copy(update={"stages": {"total": 60.0}}))
         .said()
         .endswith("within the estimate")
     )
+    fast = planned.model_copy(update={"low": 5.8, "high": 42.0, "seconds": 5.6})
+    assert fast.said() == "5.6 s against the estimated 6 to 42 s: faster than estimated"  # as shown, not "6 s"
+
+
+def test_what_a_pilot_ran_is_counted_by_the_kind_of_each_check():
+    """Test ids name their file, not their kind: tests are counted by kind, parametrized cases each."""
+    checks = [
+        CheckResult(id="checks/test_db.py::test_counter[db-timed]", outcome=Outcome.PASSED, kind=Kind.TEST),
+        CheckResult(id="checks/test_db.py::test_counter[db-req]", outcome=Outcome.PASSED, kind=Kind.TEST),
+        CheckResult(id="verify:orders", outcome=Outcome.PASSED, kind=Kind.VERIFY),
+        CheckResult(id="restore:db:backup/shop.sql", outcome=Outcome.PASSED, kind=Kind.RESTORE),
+    ]
+    observed = [Observation(id="sql:orders", service="db", outcome=Outcome.PASSED, kind=Kind.SQL)]
+    baseline = CopyResult(variant="baseline", role="baseline", checks=checks, observations=[observed])
+    result = PilotResult(run_id="r", scenario="s", started_at="2026-12-04T10:00:00+00:00", copies=[baseline])
+    assert plans.scope_run(result) == {"tests (pytest + testinfra)": 2, "SQL checks": 1, "restore verifications": 1}
 
 
 @pytest.mark.browser
